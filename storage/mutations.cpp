@@ -74,6 +74,7 @@ core::Seq StoreImpl::append_record(QueueState& q, std::string record) {
   q.appended_bytes += record.size();
   total_bytes_ += record.size();
   ++q.appended;
+  ++round_messages_;
   batch_.Put(messages_, message_key(q.id, seq), record);
   mark_dirty(q);
   return seq;

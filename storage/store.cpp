@@ -291,13 +291,14 @@ core::Status StoreImpl::write_round(bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   auto started = std::chrono::steady_clock::now();
-  auto messages = static_cast<std::uint64_t>(batch_.Count());
   core::Status s = batch_.Count() == 0 ? core::Status()
                                        : from_rocks(db_->Write(wo, &batch_), "store write failed");
   stats_.total_write_micros += std::chrono::duration_cast<std::chrono::microseconds>(
                                    std::chrono::steady_clock::now() - started)
                                    .count();
   batch_.Clear();
+  std::uint64_t messages = round_messages_;
+  round_messages_ = 0;
   round_has_appends_ = false;
   if (!s.ok()) {
     pending_.clear();

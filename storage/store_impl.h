@@ -155,6 +155,7 @@ class StoreImpl {
   core::StoreStats stats_;
   rocksdb::WriteBatch batch_;
   bool round_has_appends_ = false;
+  std::uint64_t round_messages_ = 0;  // records appended in this round
   std::vector<QueueState*> dirty_;
   // Headers of the records appended in this round, per queue id, from durable_next on.
   std::unordered_map<std::uint32_t, std::vector<RecordHeader>> pending_;
