@@ -157,6 +157,10 @@ void EventLoop::run() {
     run_due_timers();
     run_posted();
   }
+  // Ready to run() again (tests and tools drive one loop in several runs).
+  std::lock_guard lock(mu_);
+  stopping_ = false;
+  stop_requested_ = false;
 }
 
 }  // namespace holdfast::core

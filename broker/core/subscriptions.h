@@ -1,0 +1,44 @@
+#pragma once
+// Live subscriptions: how adapters receive copies of messages as they are published (MQTT
+// subscriptions, AMQP receivers on topic addresses, CoAP observers). Durable queues are a
+// separate path (QueueStore); a live copy is best-effort towards the subscriber's own session.
+
+#include <cstdint>
+#include <string>
+
+#include "broker/core/message.h"
+
+namespace holdfast::core {
+
+struct SubscriptionOptions {
+  std::uint8_t max_qos = 0;  // MQTT: the granted QoS; others: 0
+  bool no_local = false;     // do not deliver messages this subscriber published itself
+};
+
+// Implemented by an adapter's session. Called on the io thread; must not block.
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  // A published message whose address matches `filter`, one of this subscriber's filters.
+  // Called once per matching filter; a subscriber with overlapping filters decides itself
+  // whether to deliver once or per filter. `message` is only valid during the call.
+  virtual void deliver(const Message& message, const std::string& filter,
+                       const SubscriptionOptions& options) = 0;
+  // The identity that no_local compares with the publisher's Origin::client_id.
+  virtual const std::string& subscriber_id() const = 0;
+};
+
+// Implemented by the broker. Called on the io thread only.
+class SubscriptionRegistry {
+ public:
+  virtual ~SubscriptionRegistry() = default;
+  // Adds or replaces (same subscriber, same filter) a subscription. `filter` must be valid.
+  virtual void subscribe(const std::string& filter, Subscriber* subscriber,
+                         SubscriptionOptions options) = 0;
+  // Returns false if there was no such subscription.
+  virtual bool unsubscribe(const std::string& filter, Subscriber* subscriber) = 0;
+  // Removes every subscription of `subscriber` (e.g. when its session ends).
+  virtual void unsubscribe_all(Subscriber* subscriber) = 0;
+};
+
+}  // namespace holdfast::core

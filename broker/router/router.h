@@ -1,0 +1,59 @@
+#pragma once
+// Router: the broker's Ingress and SubscriptionRegistry. Takes a message from an adapter, copies
+// it to matching live subscribers, appends it to the durable queues its routes name, and tells
+// the adapter once it is durable.
+//
+// Concurrency
+//   Everything runs on the io thread that owns `loop`. The store's completion arrives on the
+//   store thread and is posted back to the loop before the adapter's callback runs.
+//
+// Limitations
+//   Live copies are delivered before the message is durable: a subscriber may see a message
+//   whose append then fails (the publisher, not acknowledged, will retry: at-least-once).
+
+#include <atomic>
+#include <cstdint>
+
+#include "broker/core/event_loop.h"
+#include "broker/core/ingress.h"
+#include "broker/core/queue_store.h"
+#include "broker/core/subscriptions.h"
+#include "broker/router/routes.h"
+#include "broker/router/subscription_trie.h"
+
+namespace holdfast::broker {
+
+struct RouterCounters {
+  std::atomic<std::uint64_t> received[5] = {};  // by core::Protocol
+  std::atomic<std::uint64_t> stored{0};         // messages durably appended (per message)
+  std::atomic<std::uint64_t> no_route{0};       // matched neither a route nor a subscriber
+  std::atomic<std::uint64_t> store_refused{0};  // appends the store failed or refused
+  std::atomic<std::uint64_t> live_deliveries{0};
+};
+
+class Router final : public core::Ingress, public core::SubscriptionRegistry {
+ public:
+  // `loop` and `store` must outlive the router; all calls on the loop's thread.
+  Router(core::EventLoop& loop, core::QueueStore& store, RouteTable routes);
+
+  void submit(core::Message message, core::Assurance assurance,
+              core::Callback<void> done) override;
+
+  void subscribe(const std::string& filter, core::Subscriber* subscriber,
+                 core::SubscriptionOptions options) override;
+  bool unsubscribe(const std::string& filter, core::Subscriber* subscriber) override;
+  void unsubscribe_all(core::Subscriber* subscriber) override;
+
+  const RouterCounters& counters() const { return counters_; }
+  std::size_t subscription_count() const { return trie_.size(); }
+
+ private:
+  core::EventLoop& loop_;
+  core::QueueStore& store_;
+  RouteTable routes_;
+  SubscriptionTrie trie_;
+  std::vector<const SubscriptionTrie::Entry*> matches_;  // reused per publish
+  RouterCounters counters_;
+};
+
+}  // namespace holdfast::broker

@@ -1,0 +1,110 @@
+// The router against the real store and a real event loop.
+#include "broker/router/router.h"
+
+#include <gtest/gtest.h>
+
+#include "storage/rocks_queue_store.h"
+#include "test/unit/storage/store_fixture.h"
+
+namespace holdfast::broker {
+namespace {
+
+struct Recorder : core::Subscriber {
+  explicit Recorder(std::string id) : id(std::move(id)) {}
+  void deliver(const core::Message& m, const std::string& filter,
+               const core::SubscriptionOptions& o) override {
+    got.push_back(m.address + "|" + filter + "|" + std::to_string(o.max_qos));
+  }
+  const std::string& subscriber_id() const override { return id; }
+  std::string id;
+  std::vector<std::string> got;
+};
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::StoreOptions options;
+    options.path = dir_.path() + "/store";
+    options.min_free_disk_bytes = 0;
+    auto store = storage::RocksQueueStore::open(options);
+    ASSERT_TRUE(store) << store.error().to_string();
+    store_ = std::move(*store);
+    auto routes = RouteTable::build({{"devices/+/messages/events/#", "iothub/{1}"},
+                                     {"plant/#", "plant"}});
+    ASSERT_TRUE(routes);
+    router_ = std::make_unique<Router>(loop_, *store_, std::move(*routes));
+  }
+
+  // Submits on the loop thread and runs the loop until the callback arrives.
+  core::Result<void> submit(core::Message m) {
+    core::Result<void> outcome = core::error(core::Code::kInternal, "no callback");
+    loop_.post([&] {
+      router_->submit(std::move(m), core::Assurance::kDurable, [&](core::Result<void> r) {
+        EXPECT_TRUE(loop_.in_loop_thread());
+        outcome = std::move(r);
+        loop_.stop();
+      });
+    });
+    loop_.run();
+    return outcome;
+  }
+
+  storage::testing::TempDir dir_;
+  core::EventLoop loop_;
+  std::unique_ptr<storage::RocksQueueStore> store_;
+  std::unique_ptr<Router> router_;
+};
+
+TEST_F(RouterTest, RoutedMessageIsDurableBeforeTheCallback) {
+  auto r = submit(storage::testing::make_message("t1", "devices/d1/messages/events/a=b"));
+  ASSERT_TRUE(r) << r.error().to_string();
+  auto stats = core::call_sync<core::QueueStats>(
+      [&](auto done) { store_->queue_stats("iothub/d1", std::move(done)); });
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->depth, 1u);
+  EXPECT_EQ(router_->counters().stored, 1u);
+}
+
+TEST_F(RouterTest, LiveSubscribersGetCopiesWithTheirOptions) {
+  Recorder a("a"), b("b");
+  router_->subscribe("plant/+", &a, {.max_qos = 1});
+  router_->subscribe("plant/#", &b, {});
+  router_->subscribe("other", &b, {});
+  ASSERT_TRUE(submit(storage::testing::make_message("x", "plant/temp")));
+  EXPECT_EQ(a.got, std::vector<std::string>{"plant/temp|plant/+|1"});
+  EXPECT_EQ(b.got, std::vector<std::string>{"plant/temp|plant/#|0"});
+  router_->unsubscribe_all(&a);
+  ASSERT_TRUE(submit(storage::testing::make_message("y", "plant/temp")));
+  EXPECT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(b.got.size(), 2u);
+}
+
+TEST_F(RouterTest, NoLocalSkipsThePublishersOwnSubscription) {
+  Recorder a("client-a");
+  router_->subscribe("t", &a, {.no_local = true});
+  core::Message m = storage::testing::make_message("x", "t");
+  m.origin.client_id = "client-a";
+  ASSERT_TRUE(submit(m));
+  EXPECT_TRUE(a.got.empty());
+  m.origin.client_id = "client-b";
+  ASSERT_TRUE(submit(m));
+  EXPECT_EQ(a.got.size(), 1u);
+}
+
+TEST_F(RouterTest, UnroutedUnsubscribedAddressIsNotFound) {
+  auto r = submit(storage::testing::make_message("x", "nowhere"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), core::Code::kNotFound);
+  EXPECT_EQ(router_->counters().no_route, 1u);
+}
+
+TEST_F(RouterTest, StoreRefusalReachesThePublisher) {
+  auto r = submit(storage::testing::make_message("x", "devices/" + std::string(2000, 'd') +
+                                                          "/messages/events"));
+  ASSERT_FALSE(r);  // the queue name is longer than the store allows
+  EXPECT_EQ(r.error().code(), core::Code::kInvalidArgument);
+  EXPECT_EQ(router_->counters().store_refused, 1u);
+}
+
+}  // namespace
+}  // namespace holdfast::broker
