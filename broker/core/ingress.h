@@ -18,21 +18,29 @@ enum class Assurance : std::uint8_t {
   kBestEffort,  // store, but the sender does not wait (MQTT QoS 0, AMQP pre-settled, CoAP NON)
 };
 
+// What the publisher asked for, beyond the message itself.
+struct PublishOptions {
+  Assurance assurance = Assurance::kDurable;
+  std::uint8_t qos = 1;  // MQTT QoS of the publish (AMQP unsettled = 1, settled = 0; CoAP CON = 1)
+  bool retain = false;   // MQTT retain flag
+};
+
 class Ingress {
  public:
   virtual ~Ingress() = default;
 
   // Called on the adapter's io thread; never blocks. Takes ownership of `message`.
-  // `done` runs exactly once, on the same io thread, after the message is durable in every
-  // queue its address routes to (kDurable), or once it was handed to the store
-  // (kBestEffort). Errors, each to be mapped to a protocol code by the adapter:
+  // Live subscribers get their copy before this returns. `done` runs exactly once, on the
+  // same io thread, after the message is durable in every queue its address routes to (for
+  // both assurances: kBestEffort senders just do not wait). It may run before submit()
+  // returns when no queue is involved. Errors, each mapped to a protocol code by the adapter:
   //   kNotFound          no route for the address and no live subscriber
   //   kPermissionDenied  the origin may not publish to this address
   //   kResourceExhausted a queue or the store is full under `reject`, or the disk is full
   //   kTooLarge          the message exceeds the configured maximum size
   //   kUnavailable       the broker is shutting down
   //   kIoError           the store failed to write
-  virtual void submit(Message message, Assurance assurance, Callback<void> done) = 0;
+  virtual void submit(Message message, PublishOptions options, Callback<void> done) = 0;
 };
 
 }  // namespace holdfast::core

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "broker/core/ingress.h"
 #include "broker/core/message.h"
 
 namespace holdfast::core {
@@ -19,11 +20,12 @@ struct SubscriptionOptions {
 class Subscriber {
  public:
   virtual ~Subscriber() = default;
-  // A published message whose address matches `filter`, one of this subscriber's filters.
-  // Called once per matching filter; a subscriber with overlapping filters decides itself
-  // whether to deliver once or per filter. `message` is only valid during the call.
-  virtual void deliver(const Message& message, const std::string& filter,
-                       const SubscriptionOptions& options) = 0;
+  // A published message whose address matches one or more of this subscriber's filters:
+  // called once per message, with the first matching `filter` and the options of all matching
+  // subscriptions combined (the highest max_qos). `message` is only valid during the call.
+  // Must not unsubscribe or destroy subscribers synchronously: post that to the loop.
+  virtual void deliver(const Message& message, const PublishOptions& publish,
+                       const std::string& filter, const SubscriptionOptions& options) = 0;
   // The identity that no_local compares with the publisher's Origin::client_id.
   virtual const std::string& subscriber_id() const = 0;
 };

@@ -1,28 +1,16 @@
 #include "broker/router/router.h"
 
+#include <algorithm>
+
 namespace holdfast::broker {
 
 Router::Router(core::EventLoop& loop, core::QueueStore& store, RouteTable routes)
     : loop_(loop), store_(store), routes_(std::move(routes)) {}
 
-void Router::submit(core::Message message, core::Assurance assurance,
+void Router::submit(core::Message message, core::PublishOptions options,
                     core::Callback<void> done) {
-  (void)assurance;  // both are stored; kBestEffort callers simply do not wait for `done`
   ++counters_.received[static_cast<std::size_t>(message.origin.protocol) % 5];
-
-  matches_.clear();
-  trie_.match(message.address, matches_);
-  // Subscribers must not unsubscribe synchronously in deliver(), so the entries stay valid.
-  std::size_t delivered = 0;
-  for (const auto* entry : matches_) {
-    if (entry->options.no_local &&
-        entry->subscriber->subscriber_id() == message.origin.client_id) {
-      continue;
-    }
-    entry->subscriber->deliver(message, entry->filter, entry->options);
-    ++delivered;
-  }
-  counters_.live_deliveries += delivered;
+  deliver_live(message, options);
 
   std::vector<std::string> queues = routes_.resolve(message.address, message.origin);
   if (queues.empty()) {
@@ -54,6 +42,30 @@ void Router::submit(core::Message message, core::Assurance assurance,
       }
     });
   });
+}
+
+void Router::deliver_live(const core::Message& message, const core::PublishOptions& options) {
+  matches_.clear();
+  trie_.match(message.address, matches_);
+  if (matches_.empty()) return;
+  // One copy per subscriber, at the highest QoS of its matching subscriptions. Subscribers
+  // must not unsubscribe synchronously in deliver(), so the entries stay valid meanwhile.
+  std::stable_sort(matches_.begin(), matches_.end(),
+                   [](const auto* a, const auto* b) { return a->subscriber < b->subscriber; });
+  for (std::size_t i = 0; i < matches_.size();) {
+    const auto* first = matches_[i];
+    core::SubscriptionOptions combined = first->options;
+    bool local_only = first->options.no_local;
+    std::size_t j = i + 1;
+    for (; j < matches_.size() && matches_[j]->subscriber == first->subscriber; ++j) {
+      combined.max_qos = std::max(combined.max_qos, matches_[j]->options.max_qos);
+      local_only = local_only && matches_[j]->options.no_local;
+    }
+    i = j;
+    if (local_only && first->subscriber->subscriber_id() == message.origin.client_id) continue;
+    first->subscriber->deliver(message, options, first->filter, combined);
+    ++counters_.live_deliveries;
+  }
 }
 
 void Router::subscribe(const std::string& filter, core::Subscriber* subscriber,

@@ -36,7 +36,7 @@ class Router final : public core::Ingress, public core::SubscriptionRegistry {
   // `loop` and `store` must outlive the router; all calls on the loop's thread.
   Router(core::EventLoop& loop, core::QueueStore& store, RouteTable routes);
 
-  void submit(core::Message message, core::Assurance assurance,
+  void submit(core::Message message, core::PublishOptions options,
               core::Callback<void> done) override;
 
   void subscribe(const std::string& filter, core::Subscriber* subscriber,
@@ -48,6 +48,8 @@ class Router final : public core::Ingress, public core::SubscriptionRegistry {
   std::size_t subscription_count() const { return trie_.size(); }
 
  private:
+  void deliver_live(const core::Message& message, const core::PublishOptions& options);
+
   core::EventLoop& loop_;
   core::QueueStore& store_;
   RouteTable routes_;

@@ -11,7 +11,7 @@ namespace {
 
 struct Recorder : core::Subscriber {
   explicit Recorder(std::string id) : id(std::move(id)) {}
-  void deliver(const core::Message& m, const std::string& filter,
+  void deliver(const core::Message& m, const core::PublishOptions&, const std::string& filter,
                const core::SubscriptionOptions& o) override {
     got.push_back(m.address + "|" + filter + "|" + std::to_string(o.max_qos));
   }
@@ -39,7 +39,7 @@ class RouterTest : public ::testing::Test {
   core::Result<void> submit(core::Message m) {
     core::Result<void> outcome = core::error(core::Code::kInternal, "no callback");
     loop_.post([&] {
-      router_->submit(std::move(m), core::Assurance::kDurable, [&](core::Result<void> r) {
+      router_->submit(std::move(m), core::PublishOptions{}, [&](core::Result<void> r) {
         EXPECT_TRUE(loop_.in_loop_thread());
         outcome = std::move(r);
         loop_.stop();
@@ -69,10 +69,12 @@ TEST_F(RouterTest, LiveSubscribersGetCopiesWithTheirOptions) {
   Recorder a("a"), b("b");
   router_->subscribe("plant/+", &a, {.max_qos = 1});
   router_->subscribe("plant/#", &b, {});
+  router_->subscribe("plant/+", &b, {.max_qos = 2});
   router_->subscribe("other", &b, {});
   ASSERT_TRUE(submit(storage::testing::make_message("x", "plant/temp")));
   EXPECT_EQ(a.got, std::vector<std::string>{"plant/temp|plant/+|1"});
-  EXPECT_EQ(b.got, std::vector<std::string>{"plant/temp|plant/#|0"});
+  // "b" matches twice (plant/# and plant/+ with QoS 2) but gets one copy at the higher QoS.
+  EXPECT_EQ(b.got, std::vector<std::string>{"plant/temp|plant/#|2"});
   router_->unsubscribe_all(&a);
   ASSERT_TRUE(submit(storage::testing::make_message("y", "plant/temp")));
   EXPECT_EQ(a.got.size(), 1u);

@@ -12,7 +12,8 @@ namespace {
 
 struct Sub : core::Subscriber {
   explicit Sub(std::string id) : id(std::move(id)) {}
-  void deliver(const core::Message&, const std::string&, const core::SubscriptionOptions&) override {}
+  void deliver(const core::Message&, const core::PublishOptions&, const std::string&,
+               const core::SubscriptionOptions&) override {}
   const std::string& subscriber_id() const override { return id; }
   std::string id;
 };

@@ -1,0 +1,54 @@
+#include "broker/admin/admin_server.h"
+
+#include <httplib.h>
+
+namespace holdfast::broker {
+
+core::Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& bind,
+                                                              std::uint16_t port,
+                                                              AdminHandlers handlers) {
+  std::unique_ptr<AdminServer> admin(new AdminServer());
+  admin->handlers_ = std::move(handlers);
+  admin->server_ = std::make_unique<httplib::Server>();
+  httplib::Server& s = *admin->server_;
+  s.new_task_queue = [] { return new httplib::ThreadPool(2); };  // small box, few scrapers
+  AdminHandlers& h = admin->handlers_;
+  auto text = [](httplib::Response& res, int status, const std::string& body, const char* type) {
+    res.status = status;
+    res.set_content(body, type);
+  };
+  s.Get("/healthz", [&h, text](const httplib::Request&, httplib::Response& res) {
+    bool ok = h.healthy();
+    text(res, ok ? 200 : 503, ok ? "ok\n" : "unhealthy\n", "text/plain");
+  });
+  s.Get("/readyz", [&h, text](const httplib::Request&, httplib::Response& res) {
+    bool ok = h.ready();
+    text(res, ok ? 200 : 503, ok ? "ready\n" : "not ready\n", "text/plain");
+  });
+  s.Get("/metrics", [&h, text](const httplib::Request&, httplib::Response& res) {
+    text(res, 200, h.metrics(), "text/plain; version=0.0.4");
+  });
+  s.Get("/api/status", [&h, text](const httplib::Request&, httplib::Response& res) {
+    text(res, 200, h.status_json(), "application/json");
+  });
+  s.Get("/api/queues", [&h, text](const httplib::Request&, httplib::Response& res) {
+    text(res, 200, h.queues_json(), "application/json");
+  });
+  s.Get("/api/connections", [&h, text](const httplib::Request&, httplib::Response& res) {
+    text(res, 200, h.connections_json(), "application/json");
+  });
+  if (!s.bind_to_port(bind.c_str(), port)) {
+    return core::error(core::Code::kIoError, "admin endpoint cannot listen on " + bind + ":" +
+                                                 std::to_string(port) +
+                                                 " (address in use, or not a local address?)");
+  }
+  admin->thread_ = std::thread([&s] { s.listen_after_bind(); });
+  return admin;
+}
+
+AdminServer::~AdminServer() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace holdfast::broker

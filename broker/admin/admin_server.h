@@ -1,0 +1,54 @@
+#pragma once
+// AdminServer: the HTTP endpoint on localhost for operators, Prometheus and holdfastctl.
+//
+//   GET /healthz         200 "ok" while the daemon's loops respond, else 503
+//   GET /readyz          200 once listeners are bound and the store is open, 503 while
+//                        starting or shutting down
+//   GET /metrics         Prometheus text format
+//   GET /api/status      JSON: version, uptime, listeners, store totals
+//   GET /api/queues      JSON: every queue's depth, bytes, oldest age, counters, cursors
+//   GET /api/connections JSON: connected clients
+//
+// Concurrency
+//   Requests are served on the server's own threads (cpp-httplib), which may block: handlers
+//   use call_sync() on the store and post to the io loop. start() and the destructor belong to
+//   the main thread.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "broker/core/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace holdfast::broker {
+
+struct AdminHandlers {
+  std::function<bool()> healthy;
+  std::function<bool()> ready;
+  std::function<std::string()> metrics;           // Prometheus text
+  std::function<std::string()> status_json;
+  std::function<std::string()> queues_json;
+  std::function<std::string()> connections_json;
+};
+
+class AdminServer {
+ public:
+  // Binds `bind:port` and starts serving. Errors: kIoError (cannot bind; the reason says why).
+  static core::Result<std::unique_ptr<AdminServer>> start(const std::string& bind,
+                                                          std::uint16_t port,
+                                                          AdminHandlers handlers);
+  ~AdminServer();
+
+ private:
+  AdminServer() = default;
+  AdminHandlers handlers_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+}  // namespace holdfast::broker
