@@ -12,7 +12,7 @@ namespace {
 constexpr std::size_t kMaxNameBytes = 1024;
 // Consumed records are deleted from RocksDB in ranges of at least this many (or at the next
 // retention pass), so that a fast consumer does not leave one range tombstone per commit.
-constexpr core::Seq kDeleteChunk = 1024;
+constexpr core::Seq kDeleteChunk = 256;
 
 core::Status check_name(std::string_view what, std::string_view name) {
   if (name.empty() || name.size() > kMaxNameBytes || name.find('\0') != std::string_view::npos) {

@@ -53,12 +53,14 @@ void StoreImpl::serve_read(ReadOp& op) {
   start = q->position(start);
   core::ReadResult result;
   result.next = start;
-  if (start >= q->next || req.max_messages == 0) {
+  // Only what is durable: records appended in the current round are not written yet.
+  const core::Seq end = q->durable_next;
+  if (start >= end || req.max_messages == 0) {
     op.done(std::move(result));
     return;
   }
   std::string lower = message_key(q->id, start);
-  std::string upper = message_key(q->id, q->next);
+  std::string upper = message_key(q->id, end);
   rocksdb::Slice lower_slice(lower), upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_lower_bound = &lower_slice;  // never step over consumed records or tombstones
@@ -90,7 +92,7 @@ void StoreImpl::serve_read(ReadOp& op) {
                         "reading queue '" + q->name + "': " + it->status().ToString()));
     return;
   }
-  if (!limited && expected < q->next && result.messages.size() < req.max_messages) {
+  if (!limited && expected < end && result.messages.size() < req.max_messages) {
     op.done(core::error(core::Code::kCorruption,
                         "queue '" + q->name + "': record " + std::to_string(expected) +
                             " is missing (queue spans " + std::to_string(q->head) + ".." +

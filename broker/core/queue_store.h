@@ -15,6 +15,12 @@
 //   own thread (an io loop posts it to itself). Operations from one thread run in the order
 //   they were called. Use call_sync() from threads that may block (tools, tests, bridge).
 //
+// Visibility
+//   A read returns only durable messages: an append whose callback has not fired yet may be
+//   missing from a read issued after it (it is never missing once the callback reported
+//   success). So a consumer never sees a message whose write could still fail. Statistics
+//   count an append as soon as it is queued in the store's current write.
+//
 // Durability
 //   An append's callback reports success only once the message is durable under the store's
 //   sync mode (`fsync`: on stable storage; `os`: handed to the OS, survives a process crash
@@ -78,7 +84,8 @@ struct StoredMessage {
 };
 
 struct ReadRequest {
-  // Read from this cursor's position (created at the queue's head if it does not exist)...
+  // Read from this cursor's position (the queue's head if the cursor does not exist; reading
+  // never creates one)...
   std::string cursor;
   // ...or, when non-zero, from this sequence number (a consumer with a window of unsettled
   // messages reads ahead of its committed position). Sequence numbers below the queue's head
