@@ -8,6 +8,9 @@
 //   GET /api/status      JSON: version, uptime, listeners, store totals
 //   GET /api/queues      JSON: every queue's depth, bytes, oldest age, counters, cursors
 //   GET /api/connections JSON: connected clients
+//   GET /api/queues/NAME/messages?from=SEQ&max=N
+//                        JSON: up to N stored messages of queue NAME from SEQ (default: the
+//                        head), payloads in base64; 404 for an unknown queue. Never consumes.
 //
 // Concurrency
 //   Requests are served on the server's own threads (cpp-httplib), which may block: handlers
@@ -34,6 +37,10 @@ struct AdminHandlers {
   std::function<std::string()> status_json;
   std::function<std::string()> queues_json;
   std::function<std::string()> connections_json;
+  // (HTTP status, JSON body)
+  std::function<std::pair<int, std::string>(const std::string& queue, std::uint64_t from,
+                                            std::size_t max)>
+      peek_json;
 };
 
 class AdminServer {

@@ -1,0 +1,247 @@
+// What the admin endpoint shows: Prometheus metrics and JSON views for holdfastctl.
+#include <future>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "broker/daemon/daemon.h"
+#include "broker/iothub/base64.h"
+
+namespace holdfast::daemon {
+namespace {
+
+std::string label(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+class Metrics {
+ public:
+  void family(const char* name, const char* type, const char* help) {
+    out_ << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  }
+  template <typename T>
+  void sample(const char* name, T value, std::string labels = "") {
+    out_ << name;
+    if (!labels.empty()) out_ << '{' << labels << '}';
+    out_ << ' ' << value << '\n';
+  }
+  std::string str() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+};
+
+// Runs `fn` on the io loop and waits for its result (admin threads may block); nullopt if the
+// loop does not answer within two seconds (e.g. shutting down).
+template <typename Fn>
+auto on_loop(core::EventLoop& loop, Fn fn) -> std::optional<decltype(fn())> {
+  auto promise = std::make_shared<std::promise<decltype(fn())>>();
+  auto future = promise->get_future();
+  loop.post([promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
+  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return std::nullopt;
+  return future.get();
+}
+
+}  // namespace
+
+std::string Daemon::metrics() {
+  Metrics m;
+  auto queues = core::call_sync<std::vector<core::QueueStats>>(
+      [&](auto done) { store_->list_queues(std::move(done)); });
+  auto store = core::call_sync<core::StoreStats>(
+      [&](auto done) { store_->store_stats(std::move(done)); });
+  std::int64_t now = core::now_ms();
+  if (queues) {
+    m.family("holdfast_queue_depth", "gauge", "Messages stored in the queue.");
+    for (const auto& q : *queues) m.sample("holdfast_queue_depth", q.depth, "queue=\"" + label(q.name) + "\"");
+    m.family("holdfast_queue_bytes", "gauge", "Stored bytes of the queue's messages.");
+    for (const auto& q : *queues) m.sample("holdfast_queue_bytes", q.bytes, "queue=\"" + label(q.name) + "\"");
+    m.family("holdfast_queue_oldest_age_seconds", "gauge",
+             "Age of the queue's oldest message (0 when empty).");
+    for (const auto& q : *queues) {
+      double age = q.oldest_received_at_ms == 0 ? 0.0 : (now - q.oldest_received_at_ms) / 1000.0;
+      m.sample("holdfast_queue_oldest_age_seconds", age, "queue=\"" + label(q.name) + "\"");
+    }
+    m.family("holdfast_queue_appended_total", "counter", "Messages appended to the queue.");
+    for (const auto& q : *queues) m.sample("holdfast_queue_appended_total", q.appended, "queue=\"" + label(q.name) + "\"");
+    m.family("holdfast_queue_removed_total", "counter", "Messages consumed or purged.");
+    for (const auto& q : *queues) m.sample("holdfast_queue_removed_total", q.removed, "queue=\"" + label(q.name) + "\"");
+    m.family("holdfast_queue_dropped_total", "counter", "Messages dropped by retention, by reason.");
+    for (const auto& q : *queues) {
+      m.sample("holdfast_queue_dropped_total", q.dropped, "queue=\"" + label(q.name) + "\",reason=\"quota\"");
+      m.sample("holdfast_queue_dropped_total", q.expired, "queue=\"" + label(q.name) + "\",reason=\"ttl\"");
+    }
+  }
+  if (store) {
+    m.family("holdfast_store_messages", "gauge", "Messages in all queues.");
+    m.sample("holdfast_store_messages", store->messages);
+    m.family("holdfast_store_bytes", "gauge", "Stored bytes in all queues.");
+    m.sample("holdfast_store_bytes", store->bytes);
+    m.family("holdfast_store_write_batches_total", "counter", "Group commits written.");
+    m.sample("holdfast_store_write_batches_total", store->write_batches);
+    m.family("holdfast_store_synced_batches_total", "counter", "Group commits that waited for fsync.");
+    m.sample("holdfast_store_synced_batches_total", store->synced_batches);
+    m.family("holdfast_store_write_seconds_total", "counter",
+             "Time spent writing group commits (divide by batches for the mean commit latency).");
+    m.sample("holdfast_store_write_seconds_total", store->total_write_micros / 1e6);
+    m.family("holdfast_store_appended_messages_total", "counter",
+             "Messages appended (divide by batches for the mean batch size).");
+    m.sample("holdfast_store_appended_messages_total", store->appended_messages);
+    m.family("holdfast_store_last_batch_messages", "gauge", "Messages in the last group commit.");
+    m.sample("holdfast_store_last_batch_messages", store->last_batch_messages);
+    m.family("holdfast_store_rejected_appends_total", "counter",
+             "Appends refused (quota, disk nearly full, bad queue name).");
+    m.sample("holdfast_store_rejected_appends_total", store->rejected_appends);
+  }
+  const auto& r = router_->counters();
+  m.family("holdfast_ingress_messages_total", "counter", "Messages received, by protocol.");
+  for (auto p : {core::Protocol::kMqtt, core::Protocol::kAmqp, core::Protocol::kCoap}) {
+    m.sample("holdfast_ingress_messages_total", r.received[static_cast<int>(p)].load(),
+             "protocol=\"" + std::string(core::protocol_name(p)) + "\"");
+  }
+  m.family("holdfast_dropped_messages_total", "counter", "Messages not stored, by reason.");
+  m.sample("holdfast_dropped_messages_total", r.no_route.load(), "reason=\"no-route\"");
+  m.sample("holdfast_dropped_messages_total", r.store_refused.load(), "reason=\"store-refused\"");
+  std::uint64_t connections = 0, protocol_errors = 0, dropped_out = 0;
+  for (const auto& s : mqtt_) {
+    connections += s->stats().connections;
+    protocol_errors += s->stats().protocol_errors;
+    dropped_out += s->stats().dropped_out;
+  }
+  m.sample("holdfast_dropped_messages_total", dropped_out, "reason=\"slow-subscriber\"");
+  m.family("holdfast_connections", "gauge", "Open client connections, by protocol.");
+  m.sample("holdfast_connections", connections, "protocol=\"mqtt\"");
+  m.family("holdfast_protocol_errors_total", "counter",
+           "Connections closed because of malformed or forbidden input.");
+  m.sample("holdfast_protocol_errors_total", protocol_errors, "protocol=\"mqtt\"");
+  return m.str();
+}
+
+std::string Daemon::status_json() {
+  nlohmann::json j;
+  j["version"] = HOLDFAST_VERSION;
+  j["ready"] = ready_.load();
+  j["uptime_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::steady_clock::now() - started_)
+                            .count();
+  j["store"]["path"] = config_.store.path;
+  auto store = core::call_sync<core::StoreStats>(
+      [&](auto done) { store_->store_stats(std::move(done)); });
+  if (store) {
+    j["store"]["queues"] = store->queues;
+    j["store"]["messages"] = store->messages;
+    j["store"]["bytes"] = store->bytes;
+  }
+  j["listeners"] = nlohmann::json::array();
+  for (const auto& s : mqtt_) {
+    j["listeners"].push_back({{"protocol", "mqtt"},
+                              {"bind", s->options().bind},
+                              {"port", s->port()},
+                              {"connections", s->stats().connections.load()}});
+  }
+  return j.dump(2) + "\n";
+}
+
+std::string Daemon::queues_json() {
+  nlohmann::json j = nlohmann::json::array();
+  auto queues = core::call_sync<std::vector<core::QueueStats>>(
+      [&](auto done) { store_->list_queues(std::move(done)); });
+  if (!queues) return nlohmann::json{{"error", queues.error().to_string()}}.dump() + "\n";
+  std::int64_t now = core::now_ms();
+  for (const auto& q : *queues) {
+    nlohmann::json cursors = nlohmann::json::object();
+    for (const auto& c : q.cursors) cursors[c.name] = c.position;
+    j.push_back({{"name", q.name},
+                 {"depth", q.depth},
+                 {"bytes", q.bytes},
+                 {"head", q.head},
+                 {"next", q.next},
+                 {"oldest_age_ms", q.oldest_received_at_ms ? now - q.oldest_received_at_ms : 0},
+                 {"appended", q.appended},
+                 {"removed", q.removed},
+                 {"dropped", q.dropped},
+                 {"expired", q.expired},
+                 {"dead_lettered", q.dead_lettered},
+                 {"cursors", cursors}});
+  }
+  return j.dump(2) + "\n";
+}
+
+std::string Daemon::connections_json() {
+  if (!ready_) return "[]\n";
+  auto list = on_loop(*loop_, [this] {
+    std::vector<mqtt::ConnectionInfo> all;
+    for (const auto& s : mqtt_) {
+      auto c = s->connections();
+      all.insert(all.end(), c.begin(), c.end());
+    }
+    return all;
+  });
+  nlohmann::json j = nlohmann::json::array();
+  if (!list) return j.dump() + "\n";
+  for (const auto& c : *list) {
+    j.push_back({{"client_id", c.client_id},
+                 {"peer", c.peer},
+                 {"protocol", c.protocol},
+                 {"connected_for_ms", c.connected_for_ms}});
+  }
+  return j.dump(2) + "\n";
+}
+
+std::pair<int, std::string> Daemon::peek_json(const std::string& queue, std::uint64_t from,
+                                              std::size_t max) {
+  core::ReadRequest request;
+  request.from = from;
+  request.max_messages = max;
+  request.max_bytes = 16 << 20;
+  auto read = core::call_sync<core::ReadResult>(
+      [&](auto done) { store_->read(queue, request, std::move(done)); });
+  if (!read) {
+    int status = read.error().code() == core::Code::kNotFound ? 404 : 500;
+    return {status, nlohmann::json{{"error", read.error().to_string()}}.dump() + "\n"};
+  }
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& m : read->messages) {
+    const core::Message& msg = m.message;
+    nlohmann::json user = nlohmann::json::array();
+    for (const auto& [k, v] : msg.properties.user) user.push_back({k, v});
+    nlohmann::json j = {{"seq", m.seq},
+                        {"address", msg.address},
+                        {"payload_base64", iothub::base64_encode(msg.payload)},
+                        {"received_at_ms", msg.received_at_ms},
+                        {"stored_bytes", m.stored_bytes},
+                        {"origin",
+                         {{"protocol", core::protocol_name(msg.origin.protocol)},
+                          {"client_id", msg.origin.client_id},
+                          {"device_id", msg.origin.device_id}}},
+                        {"properties",
+                         {{"message_id", msg.properties.message_id},
+                          {"correlation_id", msg.properties.correlation_id},
+                          {"content_type", msg.properties.content_type},
+                          {"content_encoding", msg.properties.content_encoding},
+                          {"user", user}}}};
+    if (msg.properties.creation_time_ms) {
+      j["properties"]["creation_time_ms"] = *msg.properties.creation_time_ms;
+    }
+    if (msg.amqp_bare) j["amqp_bare_base64"] = iothub::base64_encode(*msg.amqp_bare);
+    if (m.dead_letter) {
+      j["dead_letter"] = {{"reason", m.dead_letter->reason},
+                          {"original_queue", m.dead_letter->original_queue},
+                          {"original_seq", m.dead_letter->original_seq}};
+    }
+    messages.push_back(std::move(j));
+  }
+  return {200, nlohmann::json{{"queue", queue}, {"next", read->next}, {"messages", messages}}
+                       .dump(2) +
+                   "\n"};
+}
+
+}  // namespace holdfast::daemon

@@ -1,0 +1,147 @@
+#include "broker/daemon/daemon.h"
+
+#include <future>
+
+#include "broker/core/log.h"
+
+namespace holdfast::daemon {
+namespace {
+
+constexpr std::string_view kLog = "holdfastd";
+
+storage::StoreOptions store_options(const config::Config& c) {
+  storage::StoreOptions o;
+  o.path = c.store.path;
+  o.sync = c.store.sync == config::SyncMode::kFsync ? storage::SyncMode::kFsync
+                                                   : storage::SyncMode::kOs;
+  o.quota_bytes = c.store.quota_bytes;
+  o.quota_policy = c.store.quota_policy;
+  o.min_free_disk_bytes = c.store.min_free_disk_bytes;
+  o.block_cache_bytes = c.store.block_cache_bytes;
+  o.write_buffer_bytes = c.store.write_buffer_bytes;
+  o.max_batch_messages = c.store.max_batch_messages;
+  if (c.store.max_batch_bytes > 0) o.max_batch_bytes = c.store.max_batch_bytes;
+  o.retention_interval = c.store.retention_interval;
+  for (const auto& p : c.queue_policies) o.policies.emplace_back(p.pattern, p.policy());
+  return o;
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->config_ = config;
+
+  auto store = storage::RocksQueueStore::open(store_options(config));
+  if (!store) return core::error(store.error());
+  d->store_ = std::move(*store);
+
+  std::vector<broker::Route> routes;
+  for (const auto& r : config.routes) routes.push_back({r.pattern, r.queue});
+  auto table = broker::RouteTable::build(std::move(routes));
+  if (!table) return core::error(table.error());
+
+  d->loop_ = std::make_unique<core::EventLoop>();
+  if (!d->loop_->status().ok()) return core::error(d->loop_->status());
+  d->router_ = std::make_unique<broker::Router>(*d->loop_, *d->store_, std::move(*table));
+
+  // The loop is not running yet: this thread may set it up before handing it to the io thread.
+  if (auto s = d->start_listeners(config); !s.ok()) return core::error(s);
+
+  if (config.admin.port != 0) {
+    Daemon* raw = d.get();
+    auto admin = broker::AdminServer::start(
+        config.admin.bind, config.admin.port,
+        {.healthy = [raw] { return raw->healthy(); },
+         .ready = [raw] { return raw->ready(); },
+         .metrics = [raw] { return raw->metrics(); },
+         .status_json = [raw] { return raw->status_json(); },
+         .queues_json = [raw] { return raw->queues_json(); },
+         .connections_json = [raw] { return raw->connections_json(); },
+         .peek_json = [raw](const std::string& queue, std::uint64_t from, std::size_t max) {
+           return raw->peek_json(queue, from, max);
+         }});
+    if (!admin) return core::error(admin.error());
+    d->admin_ = std::move(*admin);
+    core::log_info(kLog, "admin endpoint on http://" + config.admin.bind + ":" +
+                             std::to_string(config.admin.port));
+  }
+
+  d->io_thread_ = std::thread([loop = d->loop_.get()] { loop->run(); });
+  d->ready_ = true;
+  core::log_info(kLog, "ready; store at " + config.store.path);
+  return d;
+}
+
+core::Status Daemon::start_listeners(const config::Config& config) {
+  for (const auto& l : config.listeners) {
+    std::string where = l.bind + ":" + std::to_string(l.port);
+    if (l.protocol != core::Protocol::kMqtt) {
+      core::log_warn(kLog, std::string(core::protocol_name(l.protocol)) + " listener on " +
+                               where + " skipped: this build has no " +
+                               std::string(core::protocol_name(l.protocol)) + " adapter yet");
+      continue;
+    }
+    if (l.tls) {
+      return {core::Code::kUnsupported,
+              "MQTT listener on " + where + ": TLS listeners are not supported yet"};
+    }
+    mqtt::ServerOptions o;
+    o.bind = l.bind;
+    o.port = l.port;
+    o.max_connections = l.max_connections;
+    o.max_packet_bytes = l.max_packet_bytes;
+    auto server = std::make_unique<mqtt::MqttServer>(*loop_, *router_, *router_, o, store_.get());
+    if (auto s = server->restore(); !s.ok()) return s;
+    if (auto s = server->start(); !s.ok()) return s;
+    mqtt_.push_back(std::move(server));
+  }
+  return {};
+}
+
+void Daemon::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  ready_ = false;
+  if (io_thread_.joinable()) {
+    std::promise<void> closed;
+    loop_->post([&] {
+      for (auto& s : mqtt_) {
+        s->stop_accepting();
+        s->close_all();
+      }
+      // close_all() posted each connection's cleanup; run them, then flush and stop.
+      loop_->post([&] {
+        loop_->stop();
+        closed.set_value();
+      });
+    });
+    closed.get_future().wait();
+    io_thread_.join();
+  }
+  admin_.reset();
+  mqtt_.clear();
+  std::size_t queued = 0;
+  if (store_) {
+    auto stats = core::call_sync<core::StoreStats>(
+        [&](auto done) { store_->store_stats(std::move(done)); });
+    if (stats) queued = stats->messages;
+  }
+  store_.reset();  // runs every queued store operation first
+  router_.reset();
+  loop_.reset();
+  core::log_info(kLog, "stopped; " + std::to_string(queued) + " messages stored");
+}
+
+Daemon::~Daemon() { shutdown(); }
+
+bool Daemon::healthy() {
+  if (!ready_) return false;
+  // The io loop must answer within a second.
+  auto answered = std::make_shared<std::promise<void>>();
+  auto future = answered->get_future();
+  loop_->post([answered] { answered->set_value(); });
+  return future.wait_for(std::chrono::seconds(1)) == std::future_status::ready;
+}
+
+}  // namespace holdfast::daemon

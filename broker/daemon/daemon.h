@@ -1,0 +1,67 @@
+#pragma once
+// Daemon: wires holdfastd together from a Config — the store, the io loop with the router and
+// the listeners, the admin endpoint — and takes it apart again in an order that loses nothing.
+//
+// Threads
+//   main   start() and shutdown(); waits for signals in between (see main.cpp).
+//   io     the EventLoop: listeners, router, sessions. Started by start().
+//   store  inside RocksQueueStore.
+//   admin  cpp-httplib's threads; they read atomics and use call_sync()/post-and-wait.
+//
+// Shutdown (SIGTERM, SIGINT): not ready -> stop accepting -> close connections -> stop the loop
+// -> destroy the listeners -> close the store, which first runs every queued operation, so
+// appends in flight are committed -> exit 0.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/admin/admin_server.h"
+#include "broker/config/config.h"
+#include "broker/core/event_loop.h"
+#include "broker/router/router.h"
+#include "protocols/mqtt/server/server.h"
+#include "storage/rocks_queue_store.h"
+
+namespace holdfast::daemon {
+
+class Daemon {
+ public:
+  // Main thread; blocks while opening the store and binding ports. Errors name what failed.
+  static core::Result<std::unique_ptr<Daemon>> start(const config::Config& config);
+  // Main thread; orderly shutdown as described above. Also run by the destructor.
+  void shutdown();
+  ~Daemon();
+
+  bool ready() const { return ready_; }
+
+  // Admin views; called on admin threads.
+  std::string metrics();
+  std::string status_json();
+  std::string queues_json();
+  std::string connections_json();
+  std::pair<int, std::string> peek_json(const std::string& queue, std::uint64_t from,
+                                        std::size_t max);
+  bool healthy();
+
+ private:
+  Daemon() = default;
+  core::Status start_listeners(const config::Config& config);
+
+  std::atomic<bool> ready_{false};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  config::Config config_;
+  // Destruction order matters (reverse of declaration): listeners, then the store (whose last
+  // callbacks post through the router to the loop), then the router, then the loop.
+  std::unique_ptr<core::EventLoop> loop_;
+  std::unique_ptr<broker::Router> router_;
+  std::unique_ptr<storage::RocksQueueStore> store_;
+  std::vector<std::unique_ptr<mqtt::MqttServer>> mqtt_;
+  std::unique_ptr<broker::AdminServer> admin_;
+  std::thread io_thread_;
+  bool shut_down_ = false;
+};
+
+}  // namespace holdfast::daemon

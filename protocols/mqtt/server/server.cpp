@@ -1,0 +1,243 @@
+#include "protocols/mqtt/server/server.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "broker/core/address.h"
+#include "broker/core/log.h"
+
+namespace holdfast::mqtt {
+namespace {
+constexpr std::string_view kLog = "mqtt";
+}
+
+MqttServer::MqttServer(core::EventLoop& loop, core::Ingress& ingress,
+                       core::SubscriptionRegistry& registry, ServerOptions options,
+                       core::QueueStore* store)
+    : loop_(loop), ingress_(ingress), registry_(registry), options_(std::move(options)) {
+  if (store == nullptr) return;
+  persistence_ = std::make_unique<Persistence>(
+      loop, *store,
+      [this] {
+        std::vector<core::Message> live;
+        for (const auto& [topic, r] : retained_) {
+          live.push_back(Persistence::retained_record(r.message, r.qos));
+        }
+        return live;
+      },
+      [this] {
+        std::vector<core::Message> live;
+        for (const auto& [id, session] : sessions_) {
+          if (!session->persistent) continue;
+          std::map<std::string, StoredSubscription> subs;
+          for (const auto& [filter, o] : session->subscriptions) {
+            subs[filter] = {static_cast<QoS>(o.max_qos), o.no_local};
+          }
+          live.push_back(Persistence::session_record(id, subs));
+        }
+        return live;
+      });
+}
+
+core::Status MqttServer::restore() {
+  if (!persistence_) return {};
+  auto state = persistence_->load();
+  if (!state) return state.error();
+  for (auto& [message, qos] : state->retained) {
+    std::string topic = message.address;
+    retained_[topic] = {std::move(message), qos};
+  }
+  std::size_t pending = 0;
+  for (auto& [id, loaded] : state->sessions) {
+    auto session = std::make_unique<Session>(id, options_, stats_, persistence_.get());
+    session->persistent = true;
+    for (const auto& [filter, sub] : loaded.subscriptions) {
+      core::SubscriptionOptions o{static_cast<std::uint8_t>(sub.qos), sub.no_local};
+      session->subscriptions[filter] = o;
+      registry_.subscribe(filter, session.get(), o);
+    }
+    for (std::size_t i = 0; i < loaded.pending.size(); ++i) {
+      session->restore_message(loaded.pending[i].message, loaded.pending_qos[i],
+                               loaded.pending[i].seq);
+    }
+    pending += loaded.pending.size();
+    sessions_.emplace(id, std::move(session));
+  }
+  core::log_info(kLog, "restored " + std::to_string(retained_.size()) + " retained messages, " +
+                           std::to_string(sessions_.size()) + " persistent sessions with " +
+                           std::to_string(pending) + " undelivered messages");
+  return {};
+}
+
+MqttServer::~MqttServer() {
+  stop_accepting();
+  for (auto& [ptr, connection] : connections_) connection->detach_session();
+  for (auto& [id, session] : sessions_) registry_.unsubscribe_all(session.get());
+}
+
+core::Status MqttServer::start() {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string where = options_.bind + ":" + std::to_string(options_.port);
+  int rc = getaddrinfo(options_.bind.c_str(), std::to_string(options_.port).c_str(), &hints, &found);
+  if (rc != 0) {
+    return {core::Code::kInvalidArgument,
+            "MQTT listener " + where + ": bad bind address: " + gai_strerror(rc)};
+  }
+  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            ::bind(fd, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd, 1024) == 0;
+  freeaddrinfo(found);
+  if (!ok) {
+    std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return {core::Code::kIoError, "MQTT listener cannot listen on " + where + ": " + why};
+  }
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                           : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  listen_fd_ = fd;
+  core::Status s = loop_.add(fd, EPOLLIN, [this](std::uint32_t) { on_accept(); });
+  if (!s.ok()) return s;
+  core::log_info(kLog, "listening on " + options_.bind + ":" + std::to_string(port_));
+  return {};
+}
+
+void MqttServer::stop_accepting() {
+  if (listen_fd_ < 0) return;
+  loop_.remove(listen_fd_);
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+}
+
+void MqttServer::close_all() {
+  std::vector<std::shared_ptr<Connection>> all;
+  for (auto& [ptr, connection] : connections_) all.push_back(connection);
+  for (auto& c : all) c->close(false, "server shutting down", ReasonCode::kServerShuttingDown);
+}
+
+void MqttServer::on_accept() {
+  while (true) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        core::log(core::LogLevel::kWarn, kLog, std::string("accept failed: ") + std::strerror(errno),
+                  "accept");
+      }
+      return;
+    }
+    if (connections_.size() >= options_.max_connections) {
+      ::close(fd);
+      ++stats_.refused_connections;
+      core::log(core::LogLevel::kWarn, kLog,
+                "refused a connection: max_connections (" +
+                    std::to_string(options_.max_connections) + ") reached",
+                "max_connections");
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
+    getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    auto connection = std::make_shared<Connection>(*this, fd, std::string(host) + ":" + serv);
+    connections_.emplace(connection.get(), connection);
+    ++stats_.accepted;
+    ++stats_.connections;
+    connection->start();
+  }
+}
+
+void MqttServer::on_closed(Connection& connection) {
+  if (connections_.erase(&connection) > 0) --stats_.connections;
+}
+
+Session& MqttServer::open_session(const std::string& client_id, bool clean, bool& present) {
+  present = false;
+  auto it = sessions_.find(client_id);
+  if (it != sessions_.end()) {
+    Session& old = *it->second;
+    if (Connection* holder = old.connection()) {
+      // Session takeover (MQTT-3.1.4-3): the older connection goes, its will is published.
+      holder->detach_session();
+      old.attach(nullptr);
+      holder->close(true, "session taken over by a new connection", ReasonCode::kSessionTakenOver);
+    }
+    if (clean || !old.persistent) {
+      if (old.persistent && persistence_) persistence_->forget_session(client_id);
+      registry_.unsubscribe_all(&old);
+      sessions_.erase(it);
+    } else {
+      present = true;
+      return old;
+    }
+  }
+  auto session = std::make_unique<Session>(client_id, options_, stats_, persistence_.get());
+  Session& ref = *session;
+  sessions_.emplace(client_id, std::move(session));
+  return ref;
+}
+
+void MqttServer::release_session(Session& session) {
+  if (session.persistent) return;
+  registry_.unsubscribe_all(&session);
+  sessions_.erase(session.client_id());
+}
+
+void MqttServer::retain(const core::Message& message, QoS qos) {
+  if (message.payload.empty()) {
+    retained_.erase(message.address);
+  } else {
+    retained_[message.address] = {message, qos};
+  }
+  if (persistence_) persistence_->save_retained(message, qos);
+}
+
+void MqttServer::send_retained(Session& session, const std::string& filter, QoS max_qos) {
+  for (const auto& [topic, r] : retained_) {
+    if (core::topic_matches(filter, topic)) {
+      session.send_message(r.message, std::min(r.qos, max_qos), true);
+    }
+  }
+}
+
+std::string MqttServer::assign_client_id() {
+  std::string id;
+  do {
+    id = "holdfast-" + std::to_string(getpid()) + "-" + std::to_string(++assigned_ids_);
+  } while (sessions_.contains(id));
+  return id;
+}
+
+std::vector<ConnectionInfo> MqttServer::connections() const {
+  std::vector<ConnectionInfo> out;
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [ptr, c] : connections_) {
+    ConnectionInfo info;
+    info.client_id = c->client_id();
+    info.peer = c->peer();
+    info.protocol = "mqtt/" + std::string(protocol_version_name(c->version()));
+    info.connected_for_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - c->connected_at()).count();
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace holdfast::mqtt
