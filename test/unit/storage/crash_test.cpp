@@ -39,6 +39,7 @@
 #include "broker/core/queue_store.h"
 #include "storage/options.h"
 #include "storage/rocks_queue_store.h"
+#include "test/unit/storage/store_fixture.h"
 
 extern char** environ;
 
@@ -192,23 +193,7 @@ std::optional<std::uint64_t> env_u64(const char* name) {
 
 // --- The parent --------------------------------------------------------------------------
 
-class TempDir {
- public:
-  TempDir() {
-    std::string dir = (std::filesystem::temp_directory_path() / "holdfast-crash-XXXXXX").string();
-    if (mkdtemp(dir.data()) != nullptr) path_ = dir;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 // Owns the child and the read end of its pipe; a failed assertion must not leave an
 // appending child behind.

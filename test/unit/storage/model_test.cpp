@@ -31,6 +31,7 @@
 #include "storage/options.h"
 #include "storage/record.h"
 #include "storage/rocks_queue_store.h"
+#include "test/unit/storage/store_fixture.h"
 
 namespace holdfast::storage {
 namespace {
@@ -63,23 +64,7 @@ std::vector<std::uint64_t> seeds(int count) {
   return out;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string dir = (std::filesystem::temp_directory_path() / "holdfast-model-XXXXXX").string();
-    if (mkdtemp(dir.data()) != nullptr) path_ = dir;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 // --- The model ---------------------------------------------------------------------------
 

@@ -17,13 +17,16 @@ namespace holdfast::storage::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "holdfast-test-XXXXXX");
-    path_ = mkdtemp(pattern.data());
+    std::string dir = (std::filesystem::temp_directory_path() / "holdfast-test-XXXXXX").string();
+    if (mkdtemp(dir.data()) != nullptr) path_ = dir;
   }
   ~TempDir() {
     std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // Empty if the directory could not be made.
   const std::string& path() const { return path_; }
 
  private:
