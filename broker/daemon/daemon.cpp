@@ -3,6 +3,7 @@
 #include <future>
 
 #include "broker/core/log.h"
+#include "broker/iothub/device_keys.h"
 
 namespace holdfast::daemon {
 namespace {
@@ -20,7 +21,7 @@ storage::StoreOptions store_options(const config::Config& c) {
   o.block_cache_bytes = c.store.block_cache_bytes;
   o.write_buffer_bytes = c.store.write_buffer_bytes;
   o.max_batch_messages = c.store.max_batch_messages;
-  if (c.store.max_batch_bytes > 0) o.max_batch_bytes = c.store.max_batch_bytes;
+  o.max_batch_bytes = c.store.max_batch_bytes;
   o.retention_interval = c.store.retention_interval;
   for (const auto& p : c.queue_policies) o.policies.emplace_back(p.pattern, p.policy());
   return o;
@@ -74,6 +75,17 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config
 }
 
 core::Status Daemon::start_listeners(const config::Config& config) {
+  // Device keys let the listeners verify the SAS tokens devices log in with.
+  std::shared_ptr<const iothub::DeviceKeys> keys;
+  for (const auto& u : config.upstreams) {
+    if (u.auth != config::UpstreamAuth::kDeviceKeys || u.device_keys_file.empty()) continue;
+    auto loaded = iothub::DeviceKeys::load(u.device_keys_file);
+    if (!loaded) return loaded.error();
+    keys = std::make_shared<const iothub::DeviceKeys>(std::move(*loaded));
+    core::log_info(kLog, "verifying device tokens with " + u.device_keys_file + " (" +
+                             std::to_string(keys->identity_count()) + " identities)");
+    break;
+  }
   for (const auto& l : config.listeners) {
     std::string where = l.bind + ":" + std::to_string(l.port);
     if (l.protocol != core::Protocol::kMqtt) {
@@ -91,6 +103,7 @@ core::Status Daemon::start_listeners(const config::Config& config) {
     o.port = l.port;
     o.max_connections = l.max_connections;
     o.max_packet_bytes = l.max_packet_bytes;
+    o.device_keys = keys;
     auto server = std::make_unique<mqtt::MqttServer>(*loop_, *router_, *router_, o, store_.get());
     if (auto s = server->restore(); !s.ok()) return s;
     if (auto s = server->start(); !s.ok()) return s;
