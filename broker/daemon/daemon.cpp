@@ -133,14 +133,17 @@ void Daemon::shutdown() {
     io_thread_.join();
   }
   admin_.reset();
-  mqtt_.clear();
   std::size_t queued = 0;
   if (store_) {
     auto stats = core::call_sync<core::StoreStats>(
         [&](auto done) { store_->store_stats(std::move(done)); });
     if (stats) queued = stats->messages;
   }
-  store_.reset();  // runs every queued store operation first
+  // The store runs every queued operation before it closes; their callbacks still reach the
+  // router, the listeners' persistence and the loop (which no longer runs what they post), so
+  // those are destroyed only afterwards.
+  store_.reset();
+  mqtt_.clear();
   router_.reset();
   loop_.reset();
   core::log_info(kLog, "stopped; " + std::to_string(queued) + " messages stored");

@@ -53,8 +53,8 @@ class Daemon {
   std::atomic<bool> ready_{false};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   config::Config config_;
-  // Destruction order matters (reverse of declaration): listeners, then the store (whose last
-  // callbacks post through the router to the loop), then the router, then the loop.
+  // Destruction order matters; shutdown() does it explicitly: the store first (its last
+  // callbacks reach the router, the listeners and the loop), then listeners, router, loop.
   std::unique_ptr<core::EventLoop> loop_;
   std::unique_ptr<broker::Router> router_;
   std::unique_ptr<storage::RocksQueueStore> store_;

@@ -10,10 +10,12 @@ Router::Router(core::EventLoop& loop, core::QueueStore& store, RouteTable routes
 void Router::submit(core::Message message, core::PublishOptions options,
                     core::Callback<void> done) {
   ++counters_.received[static_cast<std::size_t>(message.origin.protocol) % 5];
-  deliver_live(message, options);
+  core::DurableCopies durable;
+  deliver_live(message, options, durable);
 
   std::vector<std::string> queues = routes_.resolve(message.address, message.origin);
-  if (queues.empty()) {
+  auto& copies = durable.copies();
+  if (queues.empty() && copies.empty()) {
     if (matches_.empty()) {
       ++counters_.no_route;
       done(core::error(core::Code::kNotFound,
@@ -23,18 +25,30 @@ void Router::submit(core::Message message, core::PublishOptions options,
     }
     return;
   }
-  std::vector<core::AppendRequest> batch(queues.size());
+  // One atomic append: the routed queues, then the subscribers' durable copies.
+  std::vector<core::AppendRequest> batch(queues.size() + copies.size());
   for (std::size_t i = 0; i < queues.size(); ++i) {
     batch[i].queue = std::move(queues[i]);
     batch[i].message = i + 1 == queues.size() ? std::move(message) : message;
   }
-  std::size_t count = batch.size();
-  store_.append(std::move(batch), [this, count, done = std::move(done)](
+  std::vector<std::function<void(core::Seq)>> stored;
+  for (std::size_t i = 0; i < copies.size(); ++i) {
+    batch[queues.size() + i].queue = std::move(copies[i].queue);
+    batch[queues.size() + i].message = std::move(copies[i].message);
+    stored.push_back(std::move(copies[i].stored));
+  }
+  std::size_t routed = queues.size();
+  store_.append(std::move(batch), [this, routed, stored = std::move(stored),
+                                   done = std::move(done)](
                                       core::Result<std::vector<core::Seq>> result) mutable {
     // Store thread: hand the outcome back to the io thread.
-    loop_.post([this, count, done = std::move(done), result = std::move(result)]() mutable {
+    loop_.post([this, routed, stored = std::move(stored), done = std::move(done),
+                result = std::move(result)]() mutable {
+      for (std::size_t i = 0; i < stored.size(); ++i) {
+        stored[i](result ? (*result)[routed + i] : 0);
+      }
       if (result) {
-        counters_.stored += count;
+        counters_.stored += routed;
         done({});
       } else {
         ++counters_.store_refused;
@@ -44,7 +58,8 @@ void Router::submit(core::Message message, core::PublishOptions options,
   });
 }
 
-void Router::deliver_live(const core::Message& message, const core::PublishOptions& options) {
+void Router::deliver_live(const core::Message& message, const core::PublishOptions& options,
+                          core::DurableCopies& durable) {
   matches_.clear();
   trie_.match(message.address, matches_);
   if (matches_.empty()) return;
@@ -63,7 +78,7 @@ void Router::deliver_live(const core::Message& message, const core::PublishOptio
     }
     i = j;
     if (local_only && first->subscriber->subscriber_id() == message.origin.client_id) continue;
-    first->subscriber->deliver(message, options, first->filter, combined);
+    first->subscriber->deliver(message, options, first->filter, combined, durable);
     ++counters_.live_deliveries;
   }
 }

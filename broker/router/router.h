@@ -48,7 +48,8 @@ class Router final : public core::Ingress, public core::SubscriptionRegistry {
   std::size_t subscription_count() const { return trie_.size(); }
 
  private:
-  void deliver_live(const core::Message& message, const core::PublishOptions& options);
+  void deliver_live(const core::Message& message, const core::PublishOptions& options,
+                    core::DurableCopies& durable);
 
   core::EventLoop& loop_;
   core::QueueStore& store_;

@@ -187,6 +187,11 @@ void Connection::close(bool abnormal, const std::string& reason,
   finish_close(abnormal);
 }
 
+void Connection::protocol_error(const std::string& reason, ReasonCode code) {
+  ++server_.mutable_stats().protocol_errors;
+  close(true, reason, code);
+}
+
 void Connection::finish_close(bool abnormal) {
   if (abnormal && will_ && connected_) {
     core::Message m;
@@ -228,7 +233,7 @@ void Connection::arm_keep_alive() {
 
 void Connection::handle(Packet& packet) {
   if (!connected_ && !std::holds_alternative<Connect>(packet)) {
-    close(true, "first packet was not CONNECT");
+    protocol_error("first packet was not CONNECT", ReasonCode::kProtocolError);
     return;
   }
   std::visit(
@@ -236,7 +241,7 @@ void Connection::handle(Packet& packet) {
         using T = std::decay_t<decltype(p)>;
         if constexpr (std::is_same_v<T, Connect>) {
           if (connected_) {
-            close(true, "second CONNECT", ReasonCode::kProtocolError);
+            protocol_error("second CONNECT", ReasonCode::kProtocolError);
           } else {
             handle_connect(p);
           }
@@ -269,9 +274,9 @@ void Connection::handle(Packet& packet) {
           if (!with_will) will_.reset();
           close(with_will, "client sent DISCONNECT");
         } else {
-          close(true, std::string("a client may not send ") +
-                          std::string(packet_type_name(packet_type(packet))),
-                ReasonCode::kProtocolError);
+          protocol_error(std::string("a client may not send ") +
+                             std::string(packet_type_name(packet_type(packet))),
+                         ReasonCode::kProtocolError);
         }
       },
       packet);
@@ -385,11 +390,11 @@ std::optional<ReasonCode> Connection::check_iothub_login(const Connect& c, std::
 
 void Connection::handle_publish(Publish& p) {
   if (p.properties.topic_alias || p.topic.empty()) {
-    close(true, "topic aliases are not enabled", ReasonCode::kTopicAliasInvalid);
+    protocol_error("topic aliases are not enabled", ReasonCode::kTopicAliasInvalid);
     return;
   }
   if (p.topic.size() > server_.options().max_topic_bytes) {
-    close(true, "topic longer than max_topic_bytes", ReasonCode::kTopicNameInvalid);
+    protocol_error("topic longer than max_topic_bytes", ReasonCode::kTopicNameInvalid);
     return;
   }
   auto qos = static_cast<std::uint8_t>(p.qos);

@@ -77,6 +77,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void refuse_publish(const Publish& p, ReasonCode reason, const std::string& why);
   void arm_keep_alive();
   void finish_close(bool abnormal);
+  // Closes because the client broke the protocol (counted in the stats).
+  void protocol_error(const std::string& reason, ReasonCode code);
 
   MqttServer& server_;
   int fd_;

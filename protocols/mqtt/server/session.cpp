@@ -59,13 +59,15 @@ void Session::commit_done() {
 }
 
 void Session::deliver(const core::Message& message, const core::PublishOptions& publish,
-                      const std::string& filter, const core::SubscriptionOptions& options) {
+                      const std::string& filter, const core::SubscriptionOptions& options,
+                      core::DurableCopies& durable) {
   (void)filter;
   auto qos = static_cast<QoS>(std::min<std::uint8_t>(publish.qos, options.max_qos));
-  send_message(message, qos, false);
+  send_message(message, qos, false, &durable);
 }
 
-void Session::send_message(const core::Message& message, QoS qos, bool retained) {
+void Session::send_message(const core::Message& message, QoS qos, bool retained,
+                           core::DurableCopies* durable) {
   if (qos == QoS::kAtMostOnce) {
     // QoS 0 is never queued: offline or too slow means dropped (and counted).
     if (connection_ == nullptr ||
@@ -89,15 +91,20 @@ void Session::send_message(const core::Message& message, QoS qos, bool retained)
   if (persistent && persistence_ != nullptr) {
     ticket = tickets_base_ + tickets_.size();
     tickets_.push_back({});
-    persistence_->save_outgoing(client_id_, message, qos,
-                                [this, alive = std::weak_ptr<bool>(alive_), ticket](core::Seq seq) {
-                                  auto still = alive.lock();
-                                  if (!still || !*still || ticket < tickets_base_) return;
-                                  Ticket& t = tickets_[ticket - tickets_base_];
-                                  t.seq = seq;
-                                  t.settled = true;
-                                  commit_done();
-                                });
+    auto stored = [this, alive = std::weak_ptr<bool>(alive_), ticket](core::Seq seq) {
+      auto still = alive.lock();
+      if (!still || !*still || ticket < tickets_base_) return;
+      Ticket& t = tickets_[ticket - tickets_base_];
+      t.seq = seq;
+      t.settled = true;
+      commit_done();
+    };
+    if (durable != nullptr) {
+      durable->add(session_queue(client_id_), Persistence::retained_record(message, qos),
+                   std::move(stored));
+    } else {
+      persistence_->save_outgoing(client_id_, message, qos, std::move(stored));
+    }
   }
   queue({message.address, message.payload, message.properties, qos, retained, false, ticket});
 }

@@ -35,12 +35,16 @@ class Session final : public core::Subscriber {
 
   // core::Subscriber: a live copy of a published message.
   void deliver(const core::Message& message, const core::PublishOptions& publish,
-               const std::string& filter, const core::SubscriptionOptions& options) override;
+               const std::string& filter, const core::SubscriptionOptions& options,
+               core::DurableCopies& durable) override;
   const std::string& subscriber_id() const override { return client_id_; }
 
   // Sends `message` with `qos` (already the effective QoS), or queues it. `retained` marks a
-  // retained message delivered on subscribe.
-  void send_message(const core::Message& message, QoS qos, bool retained);
+  // retained message delivered on subscribe. A persistent session keeps QoS 1/2 messages in
+  // the store: through `durable` (stored with the publish, before its PUBACK) when given,
+  // else on its own.
+  void send_message(const core::Message& message, QoS qos, bool retained,
+                    core::DurableCopies* durable = nullptr);
   // A message read back from the store at start-up (already stored as `seq`).
   void restore_message(const core::Message& message, QoS qos, core::Seq seq);
   // Writes the subscriptions to the store (persistent sessions only).

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "storage/rocks_queue_store.h"
 #include "test/unit/storage/store_fixture.h"
 
@@ -12,12 +14,17 @@ namespace {
 struct Recorder : core::Subscriber {
   explicit Recorder(std::string id) : id(std::move(id)) {}
   void deliver(const core::Message& m, const core::PublishOptions&, const std::string& filter,
-               const core::SubscriptionOptions& o) override {
+               const core::SubscriptionOptions& o, core::DurableCopies& durable) override {
+    if (durable_queue) {
+      durable.add(*durable_queue, m, [this](core::Seq seq) { stored_seqs.push_back(seq); });
+    }
     got.push_back(m.address + "|" + filter + "|" + std::to_string(o.max_qos));
   }
   const std::string& subscriber_id() const override { return id; }
   std::string id;
   std::vector<std::string> got;
+  std::optional<std::string> durable_queue;  // keep copies durably in this queue
+  std::vector<core::Seq> stored_seqs;
 };
 
 class RouterTest : public ::testing::Test {
@@ -91,6 +98,19 @@ TEST_F(RouterTest, NoLocalSkipsThePublishersOwnSubscription) {
   m.origin.client_id = "client-b";
   ASSERT_TRUE(submit(m));
   EXPECT_EQ(a.got.size(), 1u);
+}
+
+TEST_F(RouterTest, DurableCopiesAreStoredBeforeThePublisherIsAcknowledged) {
+  Recorder offline("persistent");
+  offline.durable_queue = "$session/persistent";
+  router_->subscribe("plant/#", &offline, {.max_qos = 1});
+  ASSERT_TRUE(submit(storage::testing::make_message("a", "plant/x")));  // no route: copy only
+  ASSERT_TRUE(submit(storage::testing::make_message("b", "devices/d9/messages/events")));
+  EXPECT_EQ(offline.stored_seqs, std::vector<core::Seq>{1});  // the second did not match
+  auto stats = core::call_sync<core::QueueStats>(
+      [&](auto done) { store_->queue_stats("$session/persistent", std::move(done)); });
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->depth, 1u);  // durable when submit() reported success
 }
 
 TEST_F(RouterTest, UnroutedUnsubscribedAddressIsNotFound) {

@@ -13,7 +13,7 @@ namespace {
 struct Sub : core::Subscriber {
   explicit Sub(std::string id) : id(std::move(id)) {}
   void deliver(const core::Message&, const core::PublishOptions&, const std::string&,
-               const core::SubscriptionOptions&) override {}
+               const core::SubscriptionOptions&, core::DurableCopies&) override {}
   const std::string& subscriber_id() const override { return id; }
   std::string id;
 };
