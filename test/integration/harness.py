@@ -117,7 +117,8 @@ class Holdfastd:
     """One holdfastd process (and its successors after restart()) on one store directory."""
 
     def __init__(self, binary: str, workdir: str, max_packet_bytes: str = "512KiB",
-                 log_level: str = "debug", sync: str = "fsync"):
+                 log_level: str = "debug", sync: str = "fsync", extra_config: str = ""):
+        self.extra_config = extra_config  # appended to the generated TOML
         self.binary = binary
         self.workdir = workdir
         self.max_packet_bytes = max_packet_bytes
@@ -157,7 +158,7 @@ port = {self.admin_port}
 level = "{self.log_level}"
 file = "holdfastd.log"
 repeat_interval = "0s"
-"""
+""" + self.extra_config
         with open(self.config_path, "w") as f:
             f.write(config)
 
