@@ -327,7 +327,8 @@ TEST_F(StoreTest, RefusesAStoreFromTheFuture) {
         {rocksdb::kDefaultColumnFamilyName, {}}, {"messages", {}}, {"meta", {}}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), options_.path, families, &handles, &db).ok());
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), options_.path, families, &handles, &db).ok());
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[2], format_version_key(),
                         std::to_string(kFormatVersion + 1))
                     .ok());

@@ -49,7 +49,7 @@ TEST(Record, EmptyMessageIsSmall) {
 TEST(Record, LayoutMatchesTheDocumentedFormat) {
   std::string record = encode_record(sample(), std::nullopt);
   set_record_cum(record, 0x0102030405060708);
-  EXPECT_EQ(record[0], 1);                      // version
+  EXPECT_EQ(record[0], 1);                                 // version
   EXPECT_EQ(static_cast<unsigned char>(record[1]), 0x08);  // cum, little-endian
   EXPECT_EQ(static_cast<unsigned char>(record[8]), 0x01);
   EXPECT_EQ(read_fixed64_le(record.data() + 9), 1'700'000'000'000u);  // received-at

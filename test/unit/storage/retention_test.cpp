@@ -92,7 +92,8 @@ TEST_F(RetentionTest, QueueQuotaRejectLeavesStoredMessagesUntouched) {
 
 TEST_F(RetentionTest, QueueQuotaDropOldestDropsAndCounts) {
   std::size_t record = fill("probe", 1);
-  set_policy("q", {.max_bytes = 3 * record, .overflow = core::OverflowPolicy::kDropOldest,
+  set_policy("q", {.max_bytes = 3 * record,
+                   .overflow = core::OverflowPolicy::kDropOldest,
                    .dead_letter_queue = "q-dlq"});
   fill("q", 5);
   auto s = stats("q");
