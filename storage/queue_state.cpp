@@ -39,8 +39,8 @@ std::string encode_queue_record(const QueueState& q) {
   out.push_back(static_cast<char>(kQueueRecordVersion));
   put_bytes(out, q.name);
   for (std::uint64_t v : {q.next, q.head, q.physical_head, q.appended_bytes, q.head_cum,
-                          static_cast<std::uint64_t>(q.head_received_at_ms), q.appended,
-                          q.removed, q.dropped, q.expired, q.dead_lettered}) {
+                          static_cast<std::uint64_t>(q.head_received_at_ms), q.appended, q.removed,
+                          q.dropped, q.expired, q.dead_lettered}) {
     put_varint(out, v);
   }
   return out;
@@ -51,9 +51,9 @@ bool decode_queue_record(std::string_view record, QueueState& q) {
   std::uint8_t version = 0;
   if (!r.get_u8(version) || version != kQueueRecordVersion || !r.get_string(q.name)) return false;
   std::uint64_t received_at = 0;
-  for (std::uint64_t* v : {&q.next, &q.head, &q.physical_head, &q.appended_bytes, &q.head_cum,
-                           &received_at, &q.appended, &q.removed, &q.dropped, &q.expired,
-                           &q.dead_lettered}) {
+  for (std::uint64_t* v :
+       {&q.next, &q.head, &q.physical_head, &q.appended_bytes, &q.head_cum, &received_at,
+        &q.appended, &q.removed, &q.dropped, &q.expired, &q.dead_lettered}) {
     if (!r.get_varint(*v)) return false;
   }
   q.head_received_at_ms = static_cast<std::int64_t>(received_at);

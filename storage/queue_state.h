@@ -22,8 +22,8 @@ struct QueueState {
   core::Seq next = 1;
   core::Seq head = 1;
   core::Seq physical_head = 1;
-  std::uint64_t appended_bytes = 0;  // cumulative record bytes ever appended
-  std::uint64_t head_cum = 0;        // cumulative bytes before the head record
+  std::uint64_t appended_bytes = 0;      // cumulative record bytes ever appended
+  std::uint64_t head_cum = 0;            // cumulative bytes before the head record
   std::int64_t head_received_at_ms = 0;  // of the head record; 0 when empty
 
   std::uint64_t appended = 0;

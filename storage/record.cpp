@@ -34,7 +34,9 @@ std::string message_key(std::uint32_t queue_id, core::Seq seq) {
   return key;
 }
 
-std::string format_version_key() { return "v"; }
+std::string format_version_key() {
+  return "v";
+}
 
 std::string queue_meta_key(std::uint32_t queue_id) {
   std::string key(1, kQueueMetaPrefix);
@@ -104,7 +106,8 @@ void set_record_cum(std::string& record, std::uint64_t cum_before) {
 
 core::Result<RecordHeader> decode_record_header(std::string_view record) {
   if (record.size() < kRecordHeaderBytes || record[0] != static_cast<char>(kRecordVersion)) {
-    return core::error(core::Code::kCorruption, "record header is truncated or of an unknown version");
+    return core::error(core::Code::kCorruption,
+                       "record header is truncated or of an unknown version");
   }
   RecordHeader header;
   header.cum_before = read_fixed64_le(record.data() + 1);

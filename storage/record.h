@@ -33,8 +33,8 @@ constexpr std::size_t kRecordHeaderBytes = 17;
 // messages column family: queue id (u32 BE) | seq (u64 BE).
 std::string message_key(std::uint32_t queue_id, core::Seq seq);
 // metadata column family.
-std::string format_version_key();                          // "v"
-std::string queue_meta_key(std::uint32_t queue_id);        // "q" | id BE
+std::string format_version_key();                                         // "v"
+std::string queue_meta_key(std::uint32_t queue_id);                       // "q" | id BE
 std::string cursor_key(std::uint32_t queue_id, std::string_view cursor);  // "c" | id BE | name
 constexpr char kQueueMetaPrefix = 'q';
 constexpr char kCursorPrefix = 'c';

@@ -17,7 +17,9 @@ namespace {
 constexpr std::uint64_t kMaxExpiredPerPass = 10000;  // per queue, keeps rounds short
 constexpr std::uint64_t kStoreDropChunk = 64;
 
-std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+std::string mib(std::uint64_t bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
+}
 
 }  // namespace
 
@@ -47,7 +49,8 @@ core::Status StoreImpl::check_disk_space() {
 
 core::Status StoreImpl::make_room(const AppendOp& op) {
   std::unordered_map<std::string_view, std::uint64_t> added;
-  for (std::size_t i = 0; i < op.batch.size(); ++i) added[op.batch[i].queue] += op.records[i].size();
+  for (std::size_t i = 0; i < op.batch.size(); ++i)
+    added[op.batch[i].queue] += op.records[i].size();
 
   struct Drop {
     QueueState* queue;
@@ -62,8 +65,8 @@ core::Status StoreImpl::make_room(const AppendOp& op) {
     if (policy.max_bytes == 0 || current + bytes <= policy.max_bytes) continue;
     std::string queue = "queue '" + std::string(name) + "'";
     if (bytes > policy.max_bytes) {
-      return {core::Code::kTooLarge, std::to_string(bytes) + " bytes exceed the quota of " +
-                                         queue + " (" + std::to_string(policy.max_bytes) +
+      return {core::Code::kTooLarge, std::to_string(bytes) + " bytes exceed the quota of " + queue +
+                                         " (" + std::to_string(policy.max_bytes) +
                                          " bytes) on their own"};
     }
     if (policy.overflow == core::OverflowPolicy::kReject) {
@@ -84,8 +87,7 @@ core::Status StoreImpl::make_room(const AppendOp& op) {
   std::uint64_t quota = options_.quota_bytes;
   if (quota > 0 && total_bytes_ + op.bytes > quota + store_freed) {
     if (op.bytes > quota) {
-      return {core::Code::kTooLarge, std::to_string(op.bytes) +
-                                         " bytes exceed the store quota (" +
+      return {core::Code::kTooLarge, std::to_string(op.bytes) + " bytes exceed the store quota (" +
                                          std::to_string(quota) + " bytes) on their own"};
     }
     if (options_.quota_policy == core::OverflowPolicy::kReject) {
@@ -146,8 +148,8 @@ core::Status StoreImpl::drop_from_head(QueueState& q, std::uint64_t bytes_needed
   ro.iterate_upper_bound = &upper_slice;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
-  allow_dlq = allow_dlq && !q.policy.dead_letter_queue.empty() &&
-              q.policy.dead_letter_queue != q.name;
+  allow_dlq =
+      allow_dlq && !q.policy.dead_letter_queue.empty() && q.policy.dead_letter_queue != q.name;
   core::Seq seq = q.head;
   for (it->Seek(lower_slice); it->Valid(); it->Next()) {
     if (seq - q.head >= max_count || (bytes_needed > 0 && *freed >= bytes_needed)) break;

@@ -130,9 +130,8 @@ core::Status StoreImpl::check_format_version() {
     if (read_only_) return {};  // an empty store being created by its owner
     rocksdb::WriteOptions sync;
     sync.sync = true;
-    return from_rocks(
-        db_->Put(sync, meta_, format_version_key(), std::to_string(kFormatVersion)),
-        "cannot write format version");
+    return from_rocks(db_->Put(sync, meta_, format_version_key(), std::to_string(kFormatVersion)),
+                      "cannot write format version");
   }
   if (!s.ok()) return from_rocks(s, "cannot read format version");
   unsigned long version = 0;
@@ -318,8 +317,8 @@ core::Status StoreImpl::write_round(bool sync) {
     // The in-memory state ran ahead of the disk: rebuild it from what RocksDB has.
     needs_resume_ = true;
     if (auto reload = load_metadata(); !reload.ok()) {
-      s = core::Status(s.code(), s.message() + "; reloading metadata also failed: " +
-                                     reload.message());
+      s = core::Status(s.code(),
+                       s.message() + "; reloading metadata also failed: " + reload.message());
     }
     return s;
   }
@@ -338,9 +337,8 @@ core::Status StoreImpl::write_round(bool sync) {
 
 bool StoreImpl::is_mutation(const Op& op) const {
   return std::holds_alternative<AppendOp>(op) || std::holds_alternative<CommitOp>(op) ||
-         std::holds_alternative<CreateCursorOp>(op) ||
-         std::holds_alternative<DeleteCursorOp>(op) || std::holds_alternative<PurgeOp>(op) ||
-         std::holds_alternative<RetentionOp>(op);
+         std::holds_alternative<CreateCursorOp>(op) || std::holds_alternative<DeleteCursorOp>(op) ||
+         std::holds_alternative<PurgeOp>(op) || std::holds_alternative<RetentionOp>(op);
 }
 
 void StoreImpl::apply(Op& op) {
@@ -355,7 +353,10 @@ void StoreImpl::apply(Op& op) {
         if constexpr (std::is_same_v<T, RetentionOp>) {
           run_retention();
           completions_.push_back([done = std::move(o.done)](const core::Status& s) mutable {
-            if (s.ok()) done({}); else done(core::error(s));
+            if (s.ok())
+              done({});
+            else
+              done(core::error(s));
           });
         }
       },

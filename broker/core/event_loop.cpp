@@ -100,7 +100,9 @@ EventLoop::TimerId EventLoop::add_timer(std::chrono::milliseconds delay, Task ta
   return id;
 }
 
-void EventLoop::cancel_timer(TimerId id) { timers_.erase(id); }
+void EventLoop::cancel_timer(TimerId id) {
+  timers_.erase(id);
+}
 
 int EventLoop::next_timeout_ms() const {
   if (timer_heap_.empty()) return -1;

@@ -46,12 +46,18 @@ std::string timestamp() {
 
 std::string_view log_level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kTrace: return "trace";
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
-    case LogLevel::kOff: return "off";
+    case LogLevel::kTrace:
+      return "trace";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kOff:
+      return "off";
   }
   return "?";
 }
@@ -83,7 +89,9 @@ Status configure_logging(const LogOptions& options) {
   return {};
 }
 
-bool log_enabled(LogLevel level) { return level >= state().level.load(std::memory_order_relaxed); }
+bool log_enabled(LogLevel level) {
+  return level >= state().level.load(std::memory_order_relaxed);
+}
 
 void log(LogLevel level, std::string_view component, std::string_view message,
          std::string_view key) {

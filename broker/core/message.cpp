@@ -6,11 +6,16 @@ namespace holdfast::core {
 
 std::string_view protocol_name(Protocol protocol) {
   switch (protocol) {
-    case Protocol::kUnknown: return "unknown";
-    case Protocol::kMqtt: return "mqtt";
-    case Protocol::kAmqp: return "amqp";
-    case Protocol::kCoap: return "coap";
-    case Protocol::kInternal: return "internal";
+    case Protocol::kUnknown:
+      return "unknown";
+    case Protocol::kMqtt:
+      return "mqtt";
+    case Protocol::kAmqp:
+      return "amqp";
+    case Protocol::kCoap:
+      return "coap";
+    case Protocol::kInternal:
+      return "internal";
   }
   return "unknown";
 }

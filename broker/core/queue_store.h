@@ -109,16 +109,16 @@ struct CursorStats {
 // Per-queue statistics, kept up to date without scanning the queue.
 struct QueueStats {
   std::string name;
-  Seq head = 1;  // first stored sequence number
-  Seq next = 1;  // sequence number the next append gets
-  std::uint64_t depth = 0;  // next - head
-  std::uint64_t bytes = 0;  // stored bytes of all messages in the queue
+  Seq head = 1;                            // first stored sequence number
+  Seq next = 1;                            // sequence number the next append gets
+  std::uint64_t depth = 0;                 // next - head
+  std::uint64_t bytes = 0;                 // stored bytes of all messages in the queue
   std::int64_t oldest_received_at_ms = 0;  // of the head message; 0 when empty
-  std::uint64_t appended = 0;       // messages ever appended
-  std::uint64_t removed = 0;        // consumed by every cursor, or purged
-  std::uint64_t dropped = 0;        // dropped by a quota (drop-oldest)
-  std::uint64_t expired = 0;        // dropped by the TTL
-  std::uint64_t dead_lettered = 0;  // of the dropped and expired, how many went to a DLQ
+  std::uint64_t appended = 0;              // messages ever appended
+  std::uint64_t removed = 0;               // consumed by every cursor, or purged
+  std::uint64_t dropped = 0;               // dropped by a quota (drop-oldest)
+  std::uint64_t expired = 0;               // dropped by the TTL
+  std::uint64_t dead_lettered = 0;         // of the dropped and expired, how many went to a DLQ
   std::vector<CursorStats> cursors;
   QueuePolicy policy;
 };
@@ -126,10 +126,10 @@ struct QueueStats {
 struct StoreStats {
   std::uint64_t queues = 0;
   std::uint64_t messages = 0;
-  std::uint64_t bytes = 0;        // sum of all queues' bytes
-  std::uint64_t quota_bytes = 0;  // store-wide quota; 0 = unlimited
-  std::uint64_t write_batches = 0;    // RocksDB writes done by the store thread
-  std::uint64_t synced_batches = 0;   // of which waited for fsync
+  std::uint64_t bytes = 0;              // sum of all queues' bytes
+  std::uint64_t quota_bytes = 0;        // store-wide quota; 0 = unlimited
+  std::uint64_t write_batches = 0;      // RocksDB writes done by the store thread
+  std::uint64_t synced_batches = 0;     // of which waited for fsync
   std::uint64_t appended_messages = 0;  // since open
   std::uint64_t rejected_appends = 0;   // append requests refused (quota, disk, size)
   std::uint64_t last_batch_messages = 0;

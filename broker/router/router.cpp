@@ -38,24 +38,24 @@ void Router::submit(core::Message message, core::PublishOptions options,
     stored.push_back(std::move(copies[i].stored));
   }
   std::size_t routed = queues.size();
-  store_.append(std::move(batch), [this, routed, stored = std::move(stored),
-                                   done = std::move(done)](
-                                      core::Result<std::vector<core::Seq>> result) mutable {
-    // Store thread: hand the outcome back to the io thread.
-    loop_.post([this, routed, stored = std::move(stored), done = std::move(done),
-                result = std::move(result)]() mutable {
-      for (std::size_t i = 0; i < stored.size(); ++i) {
-        stored[i](result ? (*result)[routed + i] : 0);
-      }
-      if (result) {
-        counters_.stored += routed;
-        done({});
-      } else {
-        ++counters_.store_refused;
-        done(core::error(result.error()));
-      }
-    });
-  });
+  store_.append(std::move(batch),
+                [this, routed, stored = std::move(stored),
+                 done = std::move(done)](core::Result<std::vector<core::Seq>> result) mutable {
+                  // Store thread: hand the outcome back to the io thread.
+                  loop_.post([this, routed, stored = std::move(stored), done = std::move(done),
+                              result = std::move(result)]() mutable {
+                    for (std::size_t i = 0; i < stored.size(); ++i) {
+                      stored[i](result ? (*result)[routed + i] : 0);
+                    }
+                    if (result) {
+                      counters_.stored += routed;
+                      done({});
+                    } else {
+                      ++counters_.store_refused;
+                      done(core::error(result.error()));
+                    }
+                  });
+                });
 }
 
 void Router::deliver_live(const core::Message& message, const core::PublishOptions& options,
@@ -92,6 +92,8 @@ bool Router::unsubscribe(const std::string& filter, core::Subscriber* subscriber
   return trie_.remove(filter, subscriber);
 }
 
-void Router::unsubscribe_all(core::Subscriber* subscriber) { trie_.remove_all(subscriber); }
+void Router::unsubscribe_all(core::Subscriber* subscriber) {
+  trie_.remove_all(subscriber);
+}
 
 }  // namespace holdfast::broker

@@ -34,7 +34,7 @@ class SubscriptionTrie {
  private:
   struct Node {
     std::unordered_map<std::string, std::unique_ptr<Node>> children;  // exact level or "+"
-    std::vector<Entry> here;  // filters ending at this node
+    std::vector<Entry> here;                                          // filters ending at this node
     std::vector<Entry> hash;  // filters ending with '#' below this node
     bool empty() const { return children.empty() && here.empty() && hash.empty(); }
   };

@@ -28,15 +28,23 @@ std::string version_label(ProtocolVersion v) {
 // The one place where a broker refusal becomes an MQTT 5 reason code.
 ReasonCode reason_for(const core::Status& s) {
   switch (s.code()) {
-    case core::Code::kOk: return ReasonCode::kSuccess;
-    case core::Code::kNotFound: return ReasonCode::kNoMatchingSubscribers;  // still a success
-    case core::Code::kResourceExhausted: return ReasonCode::kQuotaExceeded;
-    case core::Code::kTooLarge: return ReasonCode::kPacketTooLarge;
+    case core::Code::kOk:
+      return ReasonCode::kSuccess;
+    case core::Code::kNotFound:
+      return ReasonCode::kNoMatchingSubscribers;  // still a success
+    case core::Code::kResourceExhausted:
+      return ReasonCode::kQuotaExceeded;
+    case core::Code::kTooLarge:
+      return ReasonCode::kPacketTooLarge;
     case core::Code::kPermissionDenied:
-    case core::Code::kUnauthenticated: return ReasonCode::kNotAuthorized;
-    case core::Code::kInvalidArgument: return ReasonCode::kTopicNameInvalid;
-    case core::Code::kUnavailable: return ReasonCode::kServerUnavailable;
-    default: return ReasonCode::kImplementationSpecificError;
+    case core::Code::kUnauthenticated:
+      return ReasonCode::kNotAuthorized;
+    case core::Code::kInvalidArgument:
+      return ReasonCode::kTopicNameInvalid;
+    case core::Code::kUnavailable:
+      return ReasonCode::kServerUnavailable;
+    default:
+      return ReasonCode::kImplementationSpecificError;
   }
 }
 
@@ -345,9 +353,8 @@ void Connection::handle_connect(Connect& c) {
   }
   send(ack);
   core::log_debug(kLog, "client " + client_id + " connected from " + peer_ + " (" +
-                            version_label(version_) + ", " +
-                            (persistent ? "persistent" : "clean") + " session, keep-alive " +
-                            std::to_string(keep_alive_s_) + "s)");
+                            version_label(version_) + ", " + (persistent ? "persistent" : "clean") +
+                            " session, keep-alive " + std::to_string(keep_alive_s_) + "s)");
   session.attach(this);
 }
 
@@ -435,8 +442,8 @@ void Connection::handle_publish(Publish& p) {
     return;
   }
   if (p.qos == QoS::kExactlyOnce) session_->incoming_qos2.insert(p.packet_id);
-  acks_.push_back({p.qos == QoS::kAtLeastOnce ? PacketType::kPuback : PacketType::kPubrec,
-                   p.packet_id});
+  acks_.push_back(
+      {p.qos == QoS::kAtLeastOnce ? PacketType::kPuback : PacketType::kPubrec, p.packet_id});
   std::uint64_t seq = acks_base_ + acks_.size() - 1;
   if (acks_.size() >= server_.options().receive_maximum && !reading_paused_) {
     reading_paused_ = true;
@@ -457,10 +464,10 @@ void Connection::handle_publish(Publish& p) {
           if (self->version_ != ProtocolVersion::kV5) {
             // MQTT 3.1.1 cannot refuse a PUBLISH: close without acknowledging, so the device
             // keeps the message and sends it again later.
-            core::log(core::LogLevel::kWarn, kLog,
-                      "publish refused, closing " + self->client_id() + ": " +
-                          result.error().to_string(),
-                      "publish refused");
+            core::log(
+                core::LogLevel::kWarn, kLog,
+                "publish refused, closing " + self->client_id() + ": " + result.error().to_string(),
+                "publish refused");
             self->close(true, "publish refused: " + result.error().to_string());
             return;
           }
@@ -542,8 +549,7 @@ void Connection::handle_unsubscribe(Unsubscribe& u) {
   for (const std::string& filter : u.filters) {
     bool existed = session_->subscriptions.erase(filter) > 0;
     if (existed) server_.registry().unsubscribe(filter, session_);
-    ack.reason_codes.push_back(existed ? ReasonCode::kSuccess
-                                       : ReasonCode::kNoSubscriptionExisted);
+    ack.reason_codes.push_back(existed ? ReasonCode::kSuccess : ReasonCode::kNoSubscriptionExisted);
   }
   send(ack);
   session_->save_subscriptions();

@@ -41,7 +41,7 @@ std::map<std::string, StoredSubscription> parse_subscriptions(const std::string&
 
 // Reads a whole queue from its head, in chunks. Main thread only (blocks).
 core::Result<std::vector<core::StoredMessage>> read_all(core::QueueStore& store,
-                                                       const std::string& queue) {
+                                                        const std::string& queue) {
   std::vector<core::StoredMessage> all;
   core::ReadRequest request;
   request.cursor = kCursor;
@@ -63,7 +63,9 @@ core::Result<std::vector<core::StoredMessage>> read_all(core::QueueStore& store,
 
 }  // namespace
 
-std::string session_queue(const std::string& client_id) { return "$mqtt/session/" + client_id; }
+std::string session_queue(const std::string& client_id) {
+  return "$mqtt/session/" + client_id;
+}
 
 Persistence::Persistence(core::EventLoop& loop, core::QueueStore& store,
                          std::function<std::vector<core::Message>()> retained,
@@ -83,8 +85,8 @@ core::Message Persistence::retained_record(const core::Message& message, QoS qos
   return r;
 }
 
-core::Message Persistence::session_record(
-    const std::string& client_id, const std::map<std::string, StoredSubscription>& subs) {
+core::Message Persistence::session_record(const std::string& client_id,
+                                          const std::map<std::string, StoredSubscription>& subs) {
   core::Message r;
   r.address = client_id;
   r.payload.push_back('\1');  // never empty: an empty payload means "session ended"
@@ -180,10 +182,9 @@ void Persistence::rewrite(Log& log) {
     });
     return;
   }
-  store_.append(std::move(batch),
-                [commit_before](core::Result<std::vector<core::Seq>> r) mutable {
-                  if (r && !r->empty()) commit_before(r->front());
-                });
+  store_.append(std::move(batch), [commit_before](core::Result<std::vector<core::Seq>> r) mutable {
+    if (r && !r->empty()) commit_before(r->front());
+  });
 }
 
 void Persistence::save_retained(const core::Message& message, QoS qos) {
@@ -212,8 +213,8 @@ void Persistence::forget_session(const std::string& client_id) {
   drop_outgoing(client_id);
 }
 
-void Persistence::save_outgoing(const std::string& client_id, const core::Message& message,
-                                QoS qos, std::function<void(core::Seq)> done) {
+void Persistence::save_outgoing(const std::string& client_id, const core::Message& message, QoS qos,
+                                std::function<void(core::Seq)> done) {
   std::vector<core::AppendRequest> batch(1);
   batch[0].queue = session_queue(client_id);
   batch[0].message = retained_record(message, qos);

@@ -72,13 +72,13 @@ class Persistence {
 
   // The records that persist each kind of state.
   static core::Message retained_record(const core::Message& message, QoS qos);
-  static core::Message session_record(
-      const std::string& client_id, const std::map<std::string, StoredSubscription>& subs);
+  static core::Message session_record(const std::string& client_id,
+                                      const std::map<std::string, StoredSubscription>& subs);
 
  private:
   struct Log {
     std::string queue;
-    std::size_t live = 0;      // keys with a live record
+    std::size_t live = 0;       // keys with a live record
     std::uint64_t records = 0;  // records since the last rewrite
     std::function<std::vector<core::Message>()> snapshot;
   };

@@ -88,7 +88,8 @@ core::Status MqttServer::start() {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
   addrinfo* found = nullptr;
   std::string where = options_.bind + ":" + std::to_string(options_.port);
-  int rc = getaddrinfo(options_.bind.c_str(), std::to_string(options_.port).c_str(), &hints, &found);
+  int rc =
+      getaddrinfo(options_.bind.c_str(), std::to_string(options_.port).c_str(), &hints, &found);
   if (rc != 0) {
     return {core::Code::kInvalidArgument,
             "MQTT listener " + where + ": bad bind address: " + gai_strerror(rc)};
@@ -132,13 +133,13 @@ void MqttServer::on_accept() {
   while (true) {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        core::log(core::LogLevel::kWarn, kLog, std::string("accept failed: ") + std::strerror(errno),
-                  "accept");
+        core::log(core::LogLevel::kWarn, kLog,
+                  std::string("accept failed: ") + std::strerror(errno), "accept");
       }
       return;
     }

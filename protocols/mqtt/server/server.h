@@ -23,10 +23,10 @@
 namespace holdfast::mqtt {
 
 struct ServerStats {
-  std::atomic<std::uint64_t> connections{0};        // open now
-  std::atomic<std::uint64_t> accepted{0};           // ever
+  std::atomic<std::uint64_t> connections{0};          // open now
+  std::atomic<std::uint64_t> accepted{0};             // ever
   std::atomic<std::uint64_t> refused_connections{0};  // over max_connections
-  std::atomic<std::uint64_t> protocol_errors{0};    // connections closed for bad input
+  std::atomic<std::uint64_t> protocol_errors{0};      // connections closed for bad input
   std::atomic<std::uint64_t> messages_in{0};
   std::atomic<std::uint64_t> messages_out{0};
   std::atomic<std::uint64_t> dropped_out{0};  // deliveries dropped: slow or offline subscriber

@@ -15,7 +15,9 @@ Session::Session(std::string client_id, const ServerOptions& options, ServerStat
       stats_(stats),
       persistence_(persistence) {}
 
-Session::~Session() { *alive_ = false; }
+Session::~Session() {
+  *alive_ = false;
+}
 
 void Session::save_subscriptions() {
   if (!persistent || persistence_ == nullptr) return;
@@ -129,7 +131,8 @@ void Session::transmit(std::uint16_t id, const Outgoing& out, bool dup) {
   p.dup = dup;
   p.retain = out.retained;
   if (version == ProtocolVersion::kV5) {
-    if (!out.properties.content_type.empty()) p.properties.content_type = out.properties.content_type;
+    if (!out.properties.content_type.empty())
+      p.properties.content_type = out.properties.content_type;
     if (!out.properties.correlation_id.empty()) {
       p.properties.correlation_data = out.properties.correlation_id;
     }

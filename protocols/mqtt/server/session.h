@@ -76,7 +76,7 @@ class Session final : public core::Subscriber {
     core::Properties properties;
     QoS qos = QoS::kAtMostOnce;
     bool retained = false;
-    bool released = false;  // QoS 2: PUBREC received, PUBREL sent
+    bool released = false;             // QoS 2: PUBREC received, PUBREL sent
     std::uint64_t ticket = kNoTicket;  // its entry in tickets_, when stored
   };
   // The store's copy of one message of this session, in the order they were stored.

@@ -69,13 +69,11 @@ INSTANTIATE_TEST_SUITE_P(
         MatchCase{"+", "/finance", false}, MatchCase{"#", "$SYS/x", false},
         MatchCase{"+/monitor/Clients", "$SYS/monitor/Clients", false},
         MatchCase{"$SYS/#", "$SYS/monitor/Clients", true},
-        MatchCase{"$SYS/monitor/+", "$SYS/monitor/Clients", true},
-        MatchCase{"a/b", "a/b", true}, MatchCase{"a/b", "a", false},
-        MatchCase{"a", "a/b", false}, MatchCase{"a/b", "a/bc", false},
+        MatchCase{"$SYS/monitor/+", "$SYS/monitor/Clients", true}, MatchCase{"a/b", "a/b", true},
+        MatchCase{"a/b", "a", false}, MatchCase{"a", "a/b", false}, MatchCase{"a/b", "a/bc", false},
         MatchCase{"a/+/c", "a//c", true}, MatchCase{"a/#", "a/", true},
         MatchCase{"devices/+/messages/events/#", "devices/d1/messages/events", true},
-        MatchCase{"devices/+/messages/events/#", "devices/d1/messages/events/%24.ct=json",
-                  true},
+        MatchCase{"devices/+/messages/events/#", "devices/d1/messages/events/%24.ct=json", true},
         MatchCase{"devices/+/messages/events/#", "devices/d1/messages/devicebound", false}));
 
 TEST(DeviceAddress, PlainTelemetry) {
@@ -111,10 +109,9 @@ TEST(DeviceAddress, MqttPropertyBagIsTheTail) {
 }
 
 TEST(DeviceAddress, RejectsOtherAddresses) {
-  for (auto bad : {"temperature", "devices", "devices/", "devices//messages/events",
-                   "devices/d1", "devices/d1/messages", "devices/d1/messages/eventsX",
-                   "devices/d1/twin", "devices/%zz/messages/events", "amqps://host",
-                   "xdevices/d1/messages/events"}) {
+  for (auto bad : {"temperature", "devices", "devices/", "devices//messages/events", "devices/d1",
+                   "devices/d1/messages", "devices/d1/messages/eventsX", "devices/d1/twin",
+                   "devices/%zz/messages/events", "amqps://host", "xdevices/d1/messages/events"}) {
     EXPECT_FALSE(parse_device_address(bad)) << bad;
   }
 }

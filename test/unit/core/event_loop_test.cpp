@@ -40,16 +40,18 @@ TEST(EventLoop, ReadableDescriptorCallsItsHandlerAndMayRemoveItself) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   int calls = 0;
-  ASSERT_TRUE(loop.add(fds[0], EPOLLIN, [&](std::uint32_t events) {
-                    EXPECT_TRUE(events & EPOLLIN);
-                    char buf[8];
-                    EXPECT_EQ(read(fds[0], buf, sizeof buf), 2);
-                    ++calls;
-                    loop.remove(fds[0]);
-                    // Written after removal: must not call the handler again.
-                    EXPECT_EQ(write(fds[1], "zz", 2), 2);
-                    loop.add_timer(std::chrono::milliseconds(20), [&] { loop.stop(); });
-                  }).ok());
+  ASSERT_TRUE(loop.add(fds[0], EPOLLIN,
+                       [&](std::uint32_t events) {
+                         EXPECT_TRUE(events & EPOLLIN);
+                         char buf[8];
+                         EXPECT_EQ(read(fds[0], buf, sizeof buf), 2);
+                         ++calls;
+                         loop.remove(fds[0]);
+                         // Written after removal: must not call the handler again.
+                         EXPECT_EQ(write(fds[1], "zz", 2), 2);
+                         loop.add_timer(std::chrono::milliseconds(20), [&] { loop.stop(); });
+                       })
+                  .ok());
   ASSERT_EQ(write(fds[1], "hi", 2), 2);
   loop.run();
   EXPECT_EQ(calls, 1);

@@ -18,8 +18,8 @@ TEST(CallSync, ReturnsWhatTheCallbackGotOnAnotherThread) {
 }
 
 TEST(CallSync, PassesErrorsThrough) {
-  auto result = call_sync<void>(
-      [](Callback<void> done) { done(error(Code::kNotFound, "no queue 'x'")); });
+  auto result =
+      call_sync<void>([](Callback<void> done) { done(error(Code::kNotFound, "no queue 'x'")); });
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code(), Code::kNotFound);
 }

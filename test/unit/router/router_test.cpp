@@ -36,8 +36,8 @@ class RouterTest : public ::testing::Test {
     auto store = storage::RocksQueueStore::open(options);
     ASSERT_TRUE(store) << store.error().to_string();
     store_ = std::move(*store);
-    auto routes = RouteTable::build({{"devices/+/messages/events/#", "iothub/{1}"},
-                                     {"plant/#", "plant"}});
+    auto routes =
+        RouteTable::build({{"devices/+/messages/events/#", "iothub/{1}"}, {"plant/#", "plant"}});
     ASSERT_TRUE(routes);
     router_ = std::make_unique<Router>(loop_, *store_, std::move(*routes));
   }
@@ -121,8 +121,8 @@ TEST_F(RouterTest, UnroutedUnsubscribedAddressIsNotFound) {
 }
 
 TEST_F(RouterTest, StoreRefusalReachesThePublisher) {
-  auto r = submit(storage::testing::make_message("x", "devices/" + std::string(2000, 'd') +
-                                                          "/messages/events"));
+  auto r = submit(storage::testing::make_message(
+      "x", "devices/" + std::string(2000, 'd') + "/messages/events"));
   ASSERT_FALSE(r);  // the queue name is longer than the store allows
   EXPECT_EQ(r.error().code(), core::Code::kInvalidArgument);
   EXPECT_EQ(router_->counters().store_refused, 1u);

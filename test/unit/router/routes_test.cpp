@@ -14,8 +14,8 @@ RouteTable table(std::vector<Route> routes) {
 }
 
 TEST(Routes, OneQueuePerDevice) {
-  auto t = table({{"devices/+/messages/events/#", "iothub/{1}"},
-                  {"devices/+/messages/events", "iothub/{1}"}});
+  auto t = table(
+      {{"devices/+/messages/events/#", "iothub/{1}"}, {"devices/+/messages/events", "iothub/{1}"}});
   EXPECT_EQ(t.resolve("devices/d1/messages/events", {}), Queues{"iothub/d1"});
   EXPECT_EQ(t.resolve("devices/d2/messages/events/%24.ct=json", {}), Queues{"iothub/d2"});
   EXPECT_TRUE(t.resolve("devices/d1/messages/devicebound", {}).empty());
@@ -23,10 +23,11 @@ TEST(Routes, OneQueuePerDevice) {
 }
 
 TEST(Routes, EveryMatchingRouteInOrderWithoutDuplicates) {
-  auto t = table({{"plant/+/+", "by-line/{1}"}, {"plant/#", "all"}, {"plant/a/+", "all"},
+  auto t = table({{"plant/+/+", "by-line/{1}"},
+                  {"plant/#", "all"},
+                  {"plant/a/+", "all"},
                   {"plant/+/+", "by-sensor/{2}/{1}"}});
-  EXPECT_EQ(t.resolve("plant/a/temp", {}),
-            (Queues{"by-line/a", "all", "by-sensor/temp/a"}));
+  EXPECT_EQ(t.resolve("plant/a/temp", {}), (Queues{"by-line/a", "all", "by-sensor/temp/a"}));
 }
 
 TEST(Routes, DevicePlaceholderUsesTheAddressThenTheOrigin) {
