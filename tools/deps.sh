@@ -11,6 +11,7 @@ packages=(
   libcpp-httplib-dev                # broker/admin
   nlohmann-json3-dev                # broker/daemon (admin JSON)
   libcli11-dev                      # tools (command lines)
+  libpaho-mqtt-dev                  # tools/bench (mqtt)
   libgtest-dev libgmock-dev         # test/unit
   mosquitto-clients python3-paho-mqtt  # test/integration: clients nobody here wrote
 )

@@ -37,6 +37,13 @@ void LatencyHistogram::record(std::uint64_t value) {
   max_ = std::max(max_, value);
 }
 
+void LatencyHistogram::merge(const LatencyHistogram& other) {
+  for (std::size_t i = 0; i < kBuckets; ++i) buckets_[i] += other.buckets_[i];
+  count_ += other.count_;
+  sum_ += other.sum_;
+  max_ = std::max(max_, other.max_);
+}
+
 std::uint64_t LatencyHistogram::percentile(double q) const {
   if (count_ == 0) return 0;
   auto rank = static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * count_));

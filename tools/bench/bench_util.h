@@ -24,6 +24,8 @@ namespace holdfast::bench {
 class LatencyHistogram {
  public:
   void record(std::uint64_t value);
+  // Adds `other`'s values to this histogram (e.g. from another thread or process).
+  void merge(const LatencyHistogram& other);
   std::uint64_t count() const { return count_; }
   std::uint64_t max() const { return max_; }
   double mean() const { return count_ == 0 ? 0.0 : static_cast<double>(sum_) / count_; }
