@@ -12,6 +12,7 @@
 #include "broker/iothub/mqtt_identity.h"
 #include "broker/iothub/property_bag.h"
 #include "broker/iothub/sas.h"
+#include "broker/iothub/token_store.h"
 #include "protocols/mqtt/encoder.h"
 #include "protocols/mqtt/server/server.h"
 #include "protocols/mqtt/topic.h"
@@ -380,7 +381,8 @@ std::optional<ReasonCode> Connection::check_iothub_login(const Connect& c, std::
                  .count();
   const auto& keys = server_.options().device_keys;
   core::Status verified;
-  if (keys && !keys->keys_for(login->device_id, login->module_id).empty()) {
+  bool checked = keys && !keys->keys_for(login->device_id, login->module_id).empty();
+  if (checked) {
     verified = keys->verify(*token, now, login->host, login->device_id, login->module_id);
   } else if (token->se + 300 < now) {
     // Token passthrough: the gateway cannot check the signature, only that it is still valid.
@@ -392,6 +394,9 @@ std::optional<ReasonCode> Connection::check_iothub_login(const Connect& c, std::
                                                             : ReasonCode::kBadUserNameOrPassword;
   }
   device_id_ = login->device_id;
+  if (const auto& tokens = server_.options().tokens; tokens && login->module_id.empty()) {
+    tokens->put(login->device_id, {*c.password, token->se, checked});
+  }
   return std::nullopt;
 }
 

@@ -9,6 +9,7 @@
 
 namespace holdfast::iothub {
 class DeviceKeys;
+class TokenStore;
 }
 
 namespace holdfast::mqtt {
@@ -35,6 +36,8 @@ struct ServerOptions {
   // SAS token) have their token verified against these keys when the device is listed; an
   // unlisted device's token is only checked for expiry (token passthrough). Null: no keys.
   std::shared_ptr<const iothub::DeviceKeys> device_keys;
+  // Where valid device tokens are kept for the bridge (token passthrough). Null: not kept.
+  std::shared_ptr<iothub::TokenStore> tokens;
 };
 
 }  // namespace holdfast::mqtt
