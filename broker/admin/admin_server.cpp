@@ -37,20 +37,30 @@ core::Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string&
   s.Get("/api/connections", [&h, text](const httplib::Request&, httplib::Response& res) {
     text(res, 200, h.connections_json(), "application/json");
   });
-  s.Get(R"(/api/queues/(.+)/messages)", [&h, text](const httplib::Request& req,
-                                                     httplib::Response& res) {
-    std::uint64_t from = 0;
-    std::size_t max = 10;
-    try {
-      if (req.has_param("from")) from = std::stoull(req.get_param_value("from"));
-      if (req.has_param("max")) max = std::min<std::size_t>(std::stoull(req.get_param_value("max")), 10000);
-    } catch (...) {
-      text(res, 400, "{\"error\": \"from and max must be numbers\"}\n", "application/json");
-      return;
-    }
-    auto [status, body] = h.peek_json(req.matches[1], from, max);
-    text(res, status, body, "application/json");
-  });
+  s.Get(R"(/api/queues/(.+)/messages)",
+        [&h, text](const httplib::Request& req, httplib::Response& res) {
+          std::uint64_t from = 0;
+          std::size_t max = 10;
+          try {
+            if (req.has_param("from")) from = std::stoull(req.get_param_value("from"));
+            if (req.has_param("max"))
+              max = std::min<std::size_t>(std::stoull(req.get_param_value("max")), 10000);
+          } catch (...) {
+            text(res, 400, "{\"error\": \"from and max must be numbers\"}\n", "application/json");
+            return;
+          }
+          auto [status, body] = h.peek_json(req.matches[1], from, max);
+          text(res, status, body, "application/json");
+        });
+  s.Post(
+      R"(/api/queues/(.+)/purge)", [&h, text](const httplib::Request& req, httplib::Response& res) {
+        if (req.has_header("Origin")) {  // a browser: see the header comment
+          text(res, 403, "{\"error\": \"purge is refused from a web page\"}\n", "application/json");
+          return;
+        }
+        auto [status, body] = h.purge_json(req.matches[1]);
+        text(res, status, body, "application/json");
+      });
   if (!s.bind_to_port(bind.c_str(), port)) {
     return core::error(core::Code::kIoError, "admin endpoint cannot listen on " + bind + ":" +
                                                  std::to_string(port) +

@@ -11,6 +11,11 @@
 //   GET /api/queues/NAME/messages?from=SEQ&max=N
 //                        JSON: up to N stored messages of queue NAME from SEQ (default: the
 //                        head), payloads in base64; 404 for an unknown queue. Never consumes.
+//   POST /api/queues/NAME/purge
+//                        JSON {"queue": NAME, "purged": N}: removes every message of queue NAME
+//                        (counted as removed); 404 for an unknown queue. Refused (403) when the
+//                        request carries an Origin header: browsers send one, holdfastctl and
+//                        curl do not, so a web page cannot purge through the operator's browser.
 //
 // Concurrency
 //   Requests are served on the server's own threads (cpp-httplib), which may block: handlers
@@ -33,7 +38,7 @@ namespace holdfast::broker {
 struct AdminHandlers {
   std::function<bool()> healthy;
   std::function<bool()> ready;
-  std::function<std::string()> metrics;           // Prometheus text
+  std::function<std::string()> metrics;  // Prometheus text
   std::function<std::string()> status_json;
   std::function<std::string()> queues_json;
   std::function<std::string()> connections_json;
@@ -41,6 +46,8 @@ struct AdminHandlers {
   std::function<std::pair<int, std::string>(const std::string& queue, std::uint64_t from,
                                             std::size_t max)>
       peek_json;
+  // (HTTP status, JSON body)
+  std::function<std::pair<int, std::string>(const std::string& queue)> purge_json;
 };
 
 class AdminServer {

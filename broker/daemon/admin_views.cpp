@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "broker/core/log.h"
 #include "broker/daemon/daemon.h"
 #include "broker/iothub/base64.h"
 
@@ -56,14 +57,16 @@ std::string Daemon::metrics() {
   Metrics m;
   auto queues = core::call_sync<std::vector<core::QueueStats>>(
       [&](auto done) { store_->list_queues(std::move(done)); });
-  auto store = core::call_sync<core::StoreStats>(
-      [&](auto done) { store_->store_stats(std::move(done)); });
+  auto store =
+      core::call_sync<core::StoreStats>([&](auto done) { store_->store_stats(std::move(done)); });
   std::int64_t now = core::now_ms();
   if (queues) {
     m.family("holdfast_queue_depth", "gauge", "Messages stored in the queue.");
-    for (const auto& q : *queues) m.sample("holdfast_queue_depth", q.depth, "queue=\"" + label(q.name) + "\"");
+    for (const auto& q : *queues)
+      m.sample("holdfast_queue_depth", q.depth, "queue=\"" + label(q.name) + "\"");
     m.family("holdfast_queue_bytes", "gauge", "Stored bytes of the queue's messages.");
-    for (const auto& q : *queues) m.sample("holdfast_queue_bytes", q.bytes, "queue=\"" + label(q.name) + "\"");
+    for (const auto& q : *queues)
+      m.sample("holdfast_queue_bytes", q.bytes, "queue=\"" + label(q.name) + "\"");
     m.family("holdfast_queue_oldest_age_seconds", "gauge",
              "Age of the queue's oldest message (0 when empty).");
     for (const auto& q : *queues) {
@@ -71,13 +74,18 @@ std::string Daemon::metrics() {
       m.sample("holdfast_queue_oldest_age_seconds", age, "queue=\"" + label(q.name) + "\"");
     }
     m.family("holdfast_queue_appended_total", "counter", "Messages appended to the queue.");
-    for (const auto& q : *queues) m.sample("holdfast_queue_appended_total", q.appended, "queue=\"" + label(q.name) + "\"");
+    for (const auto& q : *queues)
+      m.sample("holdfast_queue_appended_total", q.appended, "queue=\"" + label(q.name) + "\"");
     m.family("holdfast_queue_removed_total", "counter", "Messages consumed or purged.");
-    for (const auto& q : *queues) m.sample("holdfast_queue_removed_total", q.removed, "queue=\"" + label(q.name) + "\"");
-    m.family("holdfast_queue_dropped_total", "counter", "Messages dropped by retention, by reason.");
+    for (const auto& q : *queues)
+      m.sample("holdfast_queue_removed_total", q.removed, "queue=\"" + label(q.name) + "\"");
+    m.family("holdfast_queue_dropped_total", "counter",
+             "Messages dropped by retention, by reason.");
     for (const auto& q : *queues) {
-      m.sample("holdfast_queue_dropped_total", q.dropped, "queue=\"" + label(q.name) + "\",reason=\"quota\"");
-      m.sample("holdfast_queue_dropped_total", q.expired, "queue=\"" + label(q.name) + "\",reason=\"ttl\"");
+      m.sample("holdfast_queue_dropped_total", q.dropped,
+               "queue=\"" + label(q.name) + "\",reason=\"quota\"");
+      m.sample("holdfast_queue_dropped_total", q.expired,
+               "queue=\"" + label(q.name) + "\",reason=\"ttl\"");
     }
   }
   if (store) {
@@ -87,7 +95,8 @@ std::string Daemon::metrics() {
     m.sample("holdfast_store_bytes", store->bytes);
     m.family("holdfast_store_write_batches_total", "counter", "Group commits written.");
     m.sample("holdfast_store_write_batches_total", store->write_batches);
-    m.family("holdfast_store_synced_batches_total", "counter", "Group commits that waited for fsync.");
+    m.family("holdfast_store_synced_batches_total", "counter",
+             "Group commits that waited for fsync.");
     m.sample("holdfast_store_synced_batches_total", store->synced_batches);
     m.family("holdfast_store_write_seconds_total", "counter",
              "Time spent writing group commits (divide by batches for the mean commit latency).");
@@ -129,12 +138,12 @@ std::string Daemon::status_json() {
   nlohmann::json j;
   j["version"] = HOLDFAST_VERSION;
   j["ready"] = ready_.load();
-  j["uptime_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::steady_clock::now() - started_)
-                            .count();
+  j["uptime_seconds"] =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
+          .count();
   j["store"]["path"] = config_.store.path;
-  auto store = core::call_sync<core::StoreStats>(
-      [&](auto done) { store_->store_stats(std::move(done)); });
+  auto store =
+      core::call_sync<core::StoreStats>([&](auto done) { store_->store_stats(std::move(done)); });
   if (store) {
     j["store"]["queues"] = store->queues;
     j["store"]["messages"] = store->messages;
@@ -239,9 +248,21 @@ std::pair<int, std::string> Daemon::peek_json(const std::string& queue, std::uin
     }
     messages.push_back(std::move(j));
   }
-  return {200, nlohmann::json{{"queue", queue}, {"next", read->next}, {"messages", messages}}
-                       .dump(2) +
-                   "\n"};
+  return {200,
+          nlohmann::json{{"queue", queue}, {"next", read->next}, {"messages", messages}}.dump(2) +
+              "\n"};
+}
+
+std::pair<int, std::string> Daemon::purge_json(const std::string& queue) {
+  auto purged =
+      core::call_sync<std::uint64_t>([&](auto done) { store_->purge(queue, std::move(done)); });
+  if (!purged) {
+    int status = purged.error().code() == core::Code::kNotFound ? 404 : 500;
+    return {status, nlohmann::json{{"error", purged.error().to_string()}}.dump() + "\n"};
+  }
+  core::log_info("admin", "purged queue '" + queue + "' on request: " + std::to_string(*purged) +
+                              " messages removed");
+  return {200, nlohmann::json{{"queue", queue}, {"purged", *purged}}.dump(2) + "\n"};
 }
 
 }  // namespace holdfast::daemon

@@ -13,8 +13,8 @@ constexpr std::string_view kLog = "holdfastd";
 storage::StoreOptions store_options(const config::Config& c) {
   storage::StoreOptions o;
   o.path = c.store.path;
-  o.sync = c.store.sync == config::SyncMode::kFsync ? storage::SyncMode::kFsync
-                                                   : storage::SyncMode::kOs;
+  o.sync =
+      c.store.sync == config::SyncMode::kFsync ? storage::SyncMode::kFsync : storage::SyncMode::kOs;
   o.quota_bytes = c.store.quota_bytes;
   o.quota_policy = c.store.quota_policy;
   o.min_free_disk_bytes = c.store.min_free_disk_bytes;
@@ -59,9 +59,9 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config
          .status_json = [raw] { return raw->status_json(); },
          .queues_json = [raw] { return raw->queues_json(); },
          .connections_json = [raw] { return raw->connections_json(); },
-         .peek_json = [raw](const std::string& queue, std::uint64_t from, std::size_t max) {
-           return raw->peek_json(queue, from, max);
-         }});
+         .peek_json = [raw](const std::string& queue, std::uint64_t from,
+                            std::size_t max) { return raw->peek_json(queue, from, max); },
+         .purge_json = [raw](const std::string& queue) { return raw->purge_json(queue); }});
     if (!admin) return core::error(admin.error());
     d->admin_ = std::move(*admin);
     core::log_info(kLog, "admin endpoint on http://" + config.admin.bind + ":" +
@@ -89,8 +89,8 @@ core::Status Daemon::start_listeners(const config::Config& config) {
   for (const auto& l : config.listeners) {
     std::string where = l.bind + ":" + std::to_string(l.port);
     if (l.protocol != core::Protocol::kMqtt) {
-      core::log_warn(kLog, std::string(core::protocol_name(l.protocol)) + " listener on " +
-                               where + " skipped: this build has no " +
+      core::log_warn(kLog, std::string(core::protocol_name(l.protocol)) + " listener on " + where +
+                               " skipped: this build has no " +
                                std::string(core::protocol_name(l.protocol)) + " adapter yet");
       continue;
     }
@@ -104,6 +104,7 @@ core::Status Daemon::start_listeners(const config::Config& config) {
     o.max_connections = l.max_connections;
     o.max_packet_bytes = l.max_packet_bytes;
     o.device_keys = keys;
+    o.tokens = tokens_;
     auto server = std::make_unique<mqtt::MqttServer>(*loop_, *router_, *router_, o, store_.get());
     if (auto s = server->restore(); !s.ok()) return s;
     if (auto s = server->start(); !s.ok()) return s;
@@ -135,8 +136,8 @@ void Daemon::shutdown() {
   admin_.reset();
   std::size_t queued = 0;
   if (store_) {
-    auto stats = core::call_sync<core::StoreStats>(
-        [&](auto done) { store_->store_stats(std::move(done)); });
+    auto stats =
+        core::call_sync<core::StoreStats>([&](auto done) { store_->store_stats(std::move(done)); });
     if (stats) queued = stats->messages;
   }
   // The store runs every queued operation before it closes; their callbacks still reach the
@@ -149,7 +150,9 @@ void Daemon::shutdown() {
   core::log_info(kLog, "stopped; " + std::to_string(queued) + " messages stored");
 }
 
-Daemon::~Daemon() { shutdown(); }
+Daemon::~Daemon() {
+  shutdown();
+}
 
 bool Daemon::healthy() {
   if (!ready_) return false;

@@ -21,6 +21,7 @@
 #include "broker/admin/admin_server.h"
 #include "broker/config/config.h"
 #include "broker/core/event_loop.h"
+#include "broker/iothub/token_store.h"
 #include "broker/router/router.h"
 #include "protocols/mqtt/server/server.h"
 #include "storage/rocks_queue_store.h"
@@ -44,6 +45,7 @@ class Daemon {
   std::string connections_json();
   std::pair<int, std::string> peek_json(const std::string& queue, std::uint64_t from,
                                         std::size_t max);
+  std::pair<int, std::string> purge_json(const std::string& queue);
   bool healthy();
 
  private:
@@ -60,6 +62,7 @@ class Daemon {
   std::unique_ptr<storage::RocksQueueStore> store_;
   std::vector<std::unique_ptr<mqtt::MqttServer>> mqtt_;
   std::unique_ptr<broker::AdminServer> admin_;
+  std::shared_ptr<iothub::TokenStore> tokens_ = std::make_shared<iothub::TokenStore>();
   std::thread io_thread_;
   bool shut_down_ = false;
 };

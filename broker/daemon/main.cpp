@@ -13,7 +13,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(holdfastd — Holdfast edge broker: MQTT/AMQP/CoAP in, durable queues, IoT Hub out.
+constexpr const char* kUsage =
+    R"(holdfastd — Holdfast edge broker: MQTT/AMQP/CoAP in, durable queues, IoT Hub out.
 
 Usage:
   holdfastd [--config FILE]        run (no FILE: the built-in default configuration)
@@ -36,11 +37,16 @@ holdfast::core::LogLevel log_level(holdfast::config::LogLevel level) {
   using C = holdfast::config::LogLevel;
   using L = holdfast::core::LogLevel;
   switch (level) {
-    case C::kTrace: return L::kTrace;
-    case C::kDebug: return L::kDebug;
-    case C::kInfo: return L::kInfo;
-    case C::kWarn: return L::kWarn;
-    case C::kError: return L::kError;
+    case C::kTrace:
+      return L::kTrace;
+    case C::kDebug:
+      return L::kDebug;
+    case C::kInfo:
+      return L::kInfo;
+    case C::kWarn:
+      return L::kWarn;
+    case C::kError:
+      return L::kError;
   }
   return L::kInfo;
 }

@@ -1,0 +1,51 @@
+// holdfastctl purge: the one command that deletes, so it asks first.
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+
+#include "tools/ctl/commands.h"
+
+namespace holdfast::ctl {
+
+Outcome<void> run_purge(const Globals& g, const PurgeOptions& o) {
+  // Decided before anything is contacted: a script must not hang on a prompt nobody sees.
+  if (!o.yes && isatty(STDIN_FILENO) != 1) {
+    return fail(kExitUsage,
+                "purge asks to type the queue name on a terminal, and stdin is not "
+                "one: pass --yes to purge '" +
+                    o.queue + "' without asking");
+  }
+  auto source = open_daemon(g.target, "purge");
+  if (!source) return std::unexpected(source.error());
+  auto queue = find_queue(**source, o.queue);
+  if (!queue) return std::unexpected(queue.error());
+
+  if (!o.yes) {
+    std::cerr << "Purge queue '" << safe(o.queue) << "' of " << (*source)->describe() << ": "
+              << count(queue->value("depth", 0ULL), "message") << " ("
+              << human_bytes(queue->value("bytes", 0ULL))
+              << ") will be deleted for good, whoever has not consumed them yet.\n";
+    if (o.queue.starts_with("$")) {
+      std::cerr << "'$' queues are holdfastd's own state (retained messages, MQTT sessions): "
+                   "purging one loses that state.\n";
+    }
+    std::cerr << "Type the queue name to confirm: " << std::flush;
+    std::string typed;
+    if (!std::getline(std::cin, typed) || typed != o.queue) {
+      return fail(kExitFailed, "not purged: what was typed is not '" + o.queue + "'");
+    }
+  }
+
+  auto purged = (*source)->purge(o.queue);
+  if (!purged) return std::unexpected(purged.error());
+  if (g.json) {
+    std::cout << json_text(*purged, 2) << "\n";
+  } else {
+    std::cout << "purged " << count(purged->value("purged", 0ULL), "message") << " from queue '"
+              << safe(o.queue) << "'\n";
+  }
+  return {};
+}
+
+}  // namespace holdfast::ctl

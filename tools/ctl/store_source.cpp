@@ -1,0 +1,135 @@
+#include "tools/ctl/store_source.h"
+
+#include "broker/core/queue_store.h"
+#include "broker/iothub/base64.h"
+#include "storage/rocks_queue_store.h"
+
+namespace holdfast::ctl {
+namespace {
+
+constexpr std::size_t kMaxReadBytes = 16 << 20;  // as the admin endpoint
+
+// The admin endpoint's message object (broker/daemon/admin_views.cpp, Daemon::peek_json).
+json message_json(const core::StoredMessage& m) {
+  const core::Message& msg = m.message;
+  json user = json::array();
+  for (const auto& [k, v] : msg.properties.user) user.push_back({k, v});
+  json j = {{"seq", m.seq},
+            {"address", msg.address},
+            {"payload_base64", iothub::base64_encode(msg.payload)},
+            {"received_at_ms", msg.received_at_ms},
+            {"stored_bytes", m.stored_bytes},
+            {"origin",
+             {{"protocol", core::protocol_name(msg.origin.protocol)},
+              {"client_id", msg.origin.client_id},
+              {"device_id", msg.origin.device_id}}},
+            {"properties",
+             {{"message_id", msg.properties.message_id},
+              {"correlation_id", msg.properties.correlation_id},
+              {"content_type", msg.properties.content_type},
+              {"content_encoding", msg.properties.content_encoding},
+              {"user", user}}}};
+  if (msg.properties.creation_time_ms) {
+    j["properties"]["creation_time_ms"] = *msg.properties.creation_time_ms;
+  }
+  if (msg.amqp_bare) j["amqp_bare_base64"] = iothub::base64_encode(*msg.amqp_bare);
+  if (m.dead_letter) {
+    j["dead_letter"] = {{"reason", m.dead_letter->reason},
+                        {"original_queue", m.dead_letter->original_queue},
+                        {"original_seq", m.dead_letter->original_seq}};
+  }
+  return j;
+}
+
+class StoreSource final : public Source {
+ public:
+  StoreSource(std::string path, std::unique_ptr<storage::RocksQueueStore> store)
+      : path_(std::move(path)), store_(std::move(store)) {}
+
+  bool is_daemon() const override { return false; }
+  std::string describe() const override { return "the store at " + path_; }
+
+  Outcome<json> status() override {
+    auto stats =
+        core::call_sync<core::StoreStats>([&](auto done) { store_->store_stats(std::move(done)); });
+    if (!stats) return failed("read the store's totals", stats.error());
+    return json{{"store",
+                 {{"path", path_},
+                  {"queues", stats->queues},
+                  {"messages", stats->messages},
+                  {"bytes", stats->bytes}}}};
+  }
+
+  Outcome<json> queues() override {
+    auto queues = core::call_sync<std::vector<core::QueueStats>>(
+        [&](auto done) { store_->list_queues(std::move(done)); });
+    if (!queues) return failed("list the queues", queues.error());
+    std::int64_t now = core::now_ms();
+    json out = json::array();
+    for (const auto& q : *queues) {
+      json cursors = json::object();
+      for (const auto& c : q.cursors) cursors[c.name] = c.position;
+      out.push_back({{"name", q.name},
+                     {"depth", q.depth},
+                     {"bytes", q.bytes},
+                     {"head", q.head},
+                     {"next", q.next},
+                     {"oldest_age_ms", q.oldest_received_at_ms ? now - q.oldest_received_at_ms : 0},
+                     {"appended", q.appended},
+                     {"removed", q.removed},
+                     {"dropped", q.dropped},
+                     {"expired", q.expired},
+                     {"dead_lettered", q.dead_lettered},
+                     {"cursors", cursors}});
+    }
+    return out;
+  }
+
+  Outcome<json> read(const std::string& queue, std::uint64_t from, std::size_t max) override {
+    core::ReadRequest request;
+    request.from = from;
+    request.max_messages = max;
+    request.max_bytes = kMaxReadBytes;
+    auto read = core::call_sync<core::ReadResult>(
+        [&](auto done) { store_->read(queue, request, std::move(done)); });
+    if (!read) {
+      if (read.error().code() == core::Code::kNotFound) {
+        return fail(kExitNotFound, "no queue '" + queue + "' in " + describe() +
+                                       "; `holdfastctl queues --all` lists every queue");
+      }
+      return failed("read queue '" + queue + "'", read.error());
+    }
+    json messages = json::array();
+    for (const auto& m : read->messages) messages.push_back(message_json(m));
+    return json{{"queue", queue}, {"next", read->next}, {"messages", std::move(messages)}};
+  }
+
+  Outcome<json> purge(const std::string&) override {
+    return fail(kExitFailed, "holdfastctl opens " + describe() +
+                                 " read-only; purging needs the running holdfastd");
+  }
+
+ private:
+  std::unexpected<Failure> failed(const std::string& what, const core::Status& s) const {
+    return fail(kExitFailed, "cannot " + what + " (" + describe() + "): " + s.to_string());
+  }
+
+  std::string path_;
+  std::unique_ptr<storage::RocksQueueStore> store_;
+};
+
+}  // namespace
+
+Outcome<std::unique_ptr<Source>> open_store(const std::string& path) {
+  auto store = storage::RocksQueueStore::open_read_only(path);
+  if (!store) {
+    if (store.error().code() == core::Code::kNotFound) {
+      return fail(kExitUnreachable, "there is no store at " + path);
+    }
+    return fail(kExitFailed,
+                "cannot open the store at " + path + " read-only: " + store.error().to_string());
+  }
+  return std::make_unique<StoreSource>(path, std::move(*store));
+}
+
+}  // namespace holdfast::ctl
