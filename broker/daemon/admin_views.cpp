@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "broker/admin/message_json.h"
 #include "broker/core/log.h"
 #include "broker/daemon/daemon.h"
-#include "broker/iothub/base64.h"
 
 namespace holdfast::daemon {
 namespace {
@@ -218,36 +218,7 @@ std::pair<int, std::string> Daemon::peek_json(const std::string& queue, std::uin
     return {status, nlohmann::json{{"error", read.error().to_string()}}.dump() + "\n"};
   }
   nlohmann::json messages = nlohmann::json::array();
-  for (const auto& m : read->messages) {
-    const core::Message& msg = m.message;
-    nlohmann::json user = nlohmann::json::array();
-    for (const auto& [k, v] : msg.properties.user) user.push_back({k, v});
-    nlohmann::json j = {{"seq", m.seq},
-                        {"address", msg.address},
-                        {"payload_base64", iothub::base64_encode(msg.payload)},
-                        {"received_at_ms", msg.received_at_ms},
-                        {"stored_bytes", m.stored_bytes},
-                        {"origin",
-                         {{"protocol", core::protocol_name(msg.origin.protocol)},
-                          {"client_id", msg.origin.client_id},
-                          {"device_id", msg.origin.device_id}}},
-                        {"properties",
-                         {{"message_id", msg.properties.message_id},
-                          {"correlation_id", msg.properties.correlation_id},
-                          {"content_type", msg.properties.content_type},
-                          {"content_encoding", msg.properties.content_encoding},
-                          {"user", user}}}};
-    if (msg.properties.creation_time_ms) {
-      j["properties"]["creation_time_ms"] = *msg.properties.creation_time_ms;
-    }
-    if (msg.amqp_bare) j["amqp_bare_base64"] = iothub::base64_encode(*msg.amqp_bare);
-    if (m.dead_letter) {
-      j["dead_letter"] = {{"reason", m.dead_letter->reason},
-                          {"original_queue", m.dead_letter->original_queue},
-                          {"original_seq", m.dead_letter->original_seq}};
-    }
-    messages.push_back(std::move(j));
-  }
+  for (const auto& m : read->messages) messages.push_back(broker::message_json(m));
   return {200,
           nlohmann::json{{"queue", queue}, {"next", read->next}, {"messages", messages}}.dump(2) +
               "\n"};

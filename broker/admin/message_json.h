@@ -1,0 +1,17 @@
+#pragma once
+// The JSON form of a stored message, shared by the admin endpoint's peek view and
+// holdfastctl's export and its store reader, so that both always show the same fields:
+// seq, address, payload_base64, received_at_ms, stored_bytes, origin{protocol, client_id,
+// device_id}, properties{message_id, correlation_id, content_type, content_encoding, user
+// [[k, v]...], creation_time_ms?}, amqp_bare_base64?, dead_letter{reason, original_queue,
+// original_seq}?. Pure; any thread.
+
+#include <nlohmann/json.hpp>
+
+#include "broker/core/queue_store.h"
+
+namespace holdfast::broker {
+
+nlohmann::json message_json(const core::StoredMessage& message);
+
+}  // namespace holdfast::broker
