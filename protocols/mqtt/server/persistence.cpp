@@ -1,7 +1,5 @@
 #include "protocols/mqtt/server/persistence.h"
 
-#include <set>
-
 #include "broker/core/log.h"
 
 namespace holdfast::mqtt {
@@ -122,15 +120,12 @@ core::Result<LoadedState> Persistence::load() {
 
   auto sessions = read_all(store_, sessions_.queue);
   if (!sessions) return core::error(sessions.error());
-  std::set<std::string> ended;
   for (auto& m : *sessions) {
     const std::string& id = m.message.address;
     if (m.message.payload.empty()) {
       state.sessions.erase(id);
-      ended.insert(id);
     } else {
       state.sessions[id].subscriptions = parse_subscriptions(m.message.payload.substr(1));
-      ended.erase(id);
     }
   }
   sessions_.live = state.sessions.size();
@@ -146,8 +141,7 @@ core::Result<LoadedState> Persistence::load() {
   return state;
 }
 
-void Persistence::append(Log& log, core::Message record, bool alive) {
-  (void)alive;
+void Persistence::append(Log& log, core::Message record) {
   ++log.records;
   std::vector<core::AppendRequest> batch(1);
   batch[0].queue = log.queue;
@@ -192,24 +186,24 @@ void Persistence::save_retained(const core::Message& message, QoS qos) {
     core::Message clear;
     clear.address = message.address;
     if (retained_.live > 0) --retained_.live;
-    append(retained_, std::move(clear), false);
+    append(retained_, std::move(clear));
   } else {
     ++retained_.live;  // an upper bound: replacing a topic counts twice until the next rewrite
-    append(retained_, retained_record(message, qos), true);
+    append(retained_, retained_record(message, qos));
   }
 }
 
 void Persistence::save_session(const std::string& client_id,
                                const std::map<std::string, StoredSubscription>& subscriptions) {
   ++sessions_.live;
-  append(sessions_, session_record(client_id, subscriptions), true);
+  append(sessions_, session_record(client_id, subscriptions));
 }
 
 void Persistence::forget_session(const std::string& client_id) {
   core::Message end;
   end.address = client_id;
   if (sessions_.live > 0) --sessions_.live;
-  append(sessions_, std::move(end), false);
+  append(sessions_, std::move(end));
   drop_outgoing(client_id);
 }
 

@@ -82,7 +82,7 @@ class Persistence {
     std::uint64_t records = 0;  // records since the last rewrite
     std::function<std::vector<core::Message>()> snapshot;
   };
-  void append(Log& log, core::Message record, bool alive);
+  void append(Log& log, core::Message record);
   void rewrite(Log& log);
 
   core::EventLoop& loop_;
