@@ -20,6 +20,7 @@
 #include <string>
 
 #include "broker/core/event_loop.h"
+#include "broker/core/fifo.h"
 #include "protocols/mqtt/decoder.h"
 #include "protocols/mqtt/packet.h"
 
@@ -98,7 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point last_read_;
   std::chrono::steady_clock::time_point connected_at_;
   core::EventLoop::TimerId timer_ = 0;
-  std::deque<PendingAck> acks_;
+  core::Fifo<PendingAck> acks_;
   std::uint64_t acks_base_ = 0;  // sequence number of acks_.front()
 };
 

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 
+#include "broker/core/fifo.h"
 #include "broker/core/subscriptions.h"
 #include "protocols/mqtt/packet.h"
 #include "protocols/mqtt/server/options.h"
@@ -97,10 +98,10 @@ class Session final : public core::Subscriber {
   ServerStats& stats_;
   Connection* connection_ = nullptr;
   std::map<std::uint16_t, Outgoing> inflight_;
-  std::deque<Outgoing> queued_;
+  core::Fifo<Outgoing> queued_;
   std::uint16_t last_packet_id_ = 0;
   Persistence* persistence_;
-  std::deque<Ticket> tickets_;
+  core::Fifo<Ticket> tickets_;
   std::uint64_t tickets_base_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
