@@ -35,4 +35,21 @@ nlohmann::json message_json(const core::StoredMessage& m) {
   return j;
 }
 
+nlohmann::json queue_json(const core::QueueStats& q, std::int64_t now_ms) {
+  nlohmann::json cursors = nlohmann::json::object();
+  for (const auto& c : q.cursors) cursors[c.name] = c.position;
+  return {{"name", q.name},
+          {"depth", q.depth},
+          {"bytes", q.bytes},
+          {"head", q.head},
+          {"next", q.next},
+          {"oldest_age_ms", q.oldest_received_at_ms ? now_ms - q.oldest_received_at_ms : 0},
+          {"appended", q.appended},
+          {"removed", q.removed},
+          {"dropped", q.dropped},
+          {"expired", q.expired},
+          {"dead_lettered", q.dead_lettered},
+          {"cursors", cursors}};
+}
+
 }  // namespace holdfast::broker

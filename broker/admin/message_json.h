@@ -14,4 +14,8 @@ namespace holdfast::broker {
 
 nlohmann::json message_json(const core::StoredMessage& message);
 
+// The JSON form of a queue's statistics (name, depth, bytes, head, next, oldest_age_ms at
+// `now_ms`, the counters, cursors {name: position}), as /api/queues shows them.
+nlohmann::json queue_json(const core::QueueStats& queue, std::int64_t now_ms);
+
 }  // namespace holdfast::broker

@@ -165,22 +165,7 @@ std::string Daemon::queues_json() {
       [&](auto done) { store_->list_queues(std::move(done)); });
   if (!queues) return nlohmann::json{{"error", queues.error().to_string()}}.dump() + "\n";
   std::int64_t now = core::now_ms();
-  for (const auto& q : *queues) {
-    nlohmann::json cursors = nlohmann::json::object();
-    for (const auto& c : q.cursors) cursors[c.name] = c.position;
-    j.push_back({{"name", q.name},
-                 {"depth", q.depth},
-                 {"bytes", q.bytes},
-                 {"head", q.head},
-                 {"next", q.next},
-                 {"oldest_age_ms", q.oldest_received_at_ms ? now - q.oldest_received_at_ms : 0},
-                 {"appended", q.appended},
-                 {"removed", q.removed},
-                 {"dropped", q.dropped},
-                 {"expired", q.expired},
-                 {"dead_lettered", q.dead_lettered},
-                 {"cursors", cursors}});
-  }
+  for (const auto& q : *queues) j.push_back(broker::queue_json(q, now));
   return j.dump(2) + "\n";
 }
 

@@ -36,22 +36,7 @@ class StoreSource final : public Source {
     if (!queues) return failed("list the queues", queues.error());
     std::int64_t now = core::now_ms();
     json out = json::array();
-    for (const auto& q : *queues) {
-      json cursors = json::object();
-      for (const auto& c : q.cursors) cursors[c.name] = c.position;
-      out.push_back({{"name", q.name},
-                     {"depth", q.depth},
-                     {"bytes", q.bytes},
-                     {"head", q.head},
-                     {"next", q.next},
-                     {"oldest_age_ms", q.oldest_received_at_ms ? now - q.oldest_received_at_ms : 0},
-                     {"appended", q.appended},
-                     {"removed", q.removed},
-                     {"dropped", q.dropped},
-                     {"expired", q.expired},
-                     {"dead_lettered", q.dead_lettered},
-                     {"cursors", cursors}});
-    }
+    for (const auto& q : *queues) out.push_back(broker::queue_json(q, now));
     return out;
   }
 
