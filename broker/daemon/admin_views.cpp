@@ -25,6 +25,8 @@ std::string label(std::string_view value) {
 
 class Metrics {
  public:
+  // Counts stay exact (no exponent) up to 10^15 even when passed as double.
+  Metrics() { out_.precision(15); }
   void family(const char* name, const char* type, const char* help) {
     out_ << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
   }
@@ -61,24 +63,34 @@ std::string Daemon::metrics() {
       core::call_sync<core::StoreStats>([&](auto done) { store_->store_stats(std::move(done)); });
   std::int64_t now = core::now_ms();
   if (queues) {
-    m.family("holdfast_queue_depth", "gauge", "Messages stored in the queue.");
-    for (const auto& q : *queues)
-      m.sample("holdfast_queue_depth", q.depth, "queue=\"" + label(q.name) + "\"");
-    m.family("holdfast_queue_bytes", "gauge", "Stored bytes of the queue's messages.");
-    for (const auto& q : *queues)
-      m.sample("holdfast_queue_bytes", q.bytes, "queue=\"" + label(q.name) + "\"");
-    m.family("holdfast_queue_oldest_age_seconds", "gauge",
-             "Age of the queue's oldest message (0 when empty).");
-    for (const auto& q : *queues) {
-      double age = q.oldest_received_at_ms == 0 ? 0.0 : (now - q.oldest_received_at_ms) / 1000.0;
-      m.sample("holdfast_queue_oldest_age_seconds", age, "queue=\"" + label(q.name) + "\"");
+    // One family per figure, one sample per queue.
+    struct PerQueue {
+      const char* name;
+      const char* type;
+      const char* help;
+      double (*value)(const core::QueueStats&, std::int64_t now);
+    };
+    static constexpr PerQueue kPerQueue[] = {
+        {"holdfast_queue_depth", "gauge", "Messages stored in the queue.",
+         [](const core::QueueStats& q, std::int64_t) { return double(q.depth); }},
+        {"holdfast_queue_bytes", "gauge", "Stored bytes of the queue's messages.",
+         [](const core::QueueStats& q, std::int64_t) { return double(q.bytes); }},
+        {"holdfast_queue_oldest_age_seconds", "gauge",
+         "Age of the queue's oldest message (0 when empty).",
+         [](const core::QueueStats& q, std::int64_t now) {
+           return q.oldest_received_at_ms == 0 ? 0.0 : (now - q.oldest_received_at_ms) / 1000.0;
+         }},
+        {"holdfast_queue_appended_total", "counter", "Messages appended to the queue.",
+         [](const core::QueueStats& q, std::int64_t) { return double(q.appended); }},
+        {"holdfast_queue_removed_total", "counter", "Messages consumed or purged.",
+         [](const core::QueueStats& q, std::int64_t) { return double(q.removed); }},
+    };
+    for (const auto& f : kPerQueue) {
+      m.family(f.name, f.type, f.help);
+      for (const auto& q : *queues) {
+        m.sample(f.name, f.value(q, now), "queue=\"" + label(q.name) + "\"");
+      }
     }
-    m.family("holdfast_queue_appended_total", "counter", "Messages appended to the queue.");
-    for (const auto& q : *queues)
-      m.sample("holdfast_queue_appended_total", q.appended, "queue=\"" + label(q.name) + "\"");
-    m.family("holdfast_queue_removed_total", "counter", "Messages consumed or purged.");
-    for (const auto& q : *queues)
-      m.sample("holdfast_queue_removed_total", q.removed, "queue=\"" + label(q.name) + "\"");
     m.family("holdfast_queue_dropped_total", "counter",
              "Messages dropped by retention, by reason.");
     for (const auto& q : *queues) {
