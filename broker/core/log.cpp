@@ -22,6 +22,7 @@ struct LogState {
   std::atomic<LogLevel> level{LogLevel::kInfo};
   int fd = 2;
   std::chrono::milliseconds repeat_interval{10'000};
+  std::function<std::chrono::steady_clock::time_point()> clock;
   std::unordered_map<std::string, Repeat> repeats;
 };
 
@@ -85,6 +86,7 @@ Status configure_logging(const LogOptions& options) {
   s.fd = fd;
   s.level = options.level;
   s.repeat_interval = options.repeat_interval;
+  s.clock = options.clock;
   s.repeats.clear();
   return {};
 }
@@ -102,7 +104,7 @@ void log(LogLevel level, std::string_view component, std::string_view message,
   if (s.repeat_interval.count() > 0) {
     std::string k = key.empty() ? std::string(component) + '\0' + std::string(message)
                                 : std::string(component) + '\0' + std::string(key);
-    auto now = std::chrono::steady_clock::now();
+    auto now = s.clock ? s.clock() : std::chrono::steady_clock::now();
     auto [it, fresh] = s.repeats.try_emplace(std::move(k), Repeat{now, 0});
     if (!fresh) {
       if (now - it->second.window_start < s.repeat_interval) {

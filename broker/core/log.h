@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,8 @@ struct LogOptions {
   // Within this interval a line with the same key as an earlier one is only counted; the count
   // is reported when the interval ends and the key is logged again.
   std::chrono::milliseconds repeat_interval{10'000};
+  // The clock of the repeat intervals; empty: steady_clock. Tests replace it.
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 // Main thread, at start-up (also safe later). Opens the log file for appending.
