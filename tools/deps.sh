@@ -12,8 +12,10 @@ packages=(
   nlohmann-json3-dev                # broker/daemon (admin JSON)
   libcli11-dev                      # tools (command lines)
   libpaho-mqtt-dev                  # tools/bench (mqtt)
+  libqpid-proton11-dev              # protocols/amqp (Qpid Proton-C)
   libgtest-dev libgmock-dev         # test/unit
-  mosquitto-clients python3-paho-mqtt  # test/integration: clients nobody here wrote
+  mosquitto-clients python3-paho-mqtt python3-qpid-proton  # test/integration: clients
+                                                            # nobody here wrote
 )
 
 missing=()

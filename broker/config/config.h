@@ -109,6 +109,8 @@ struct ListenerSetting {
   std::string cert_file;  // when tls: PEM certificate chain; exists (checked at load)
   std::string key_file;   // when tls: PEM private key; exists
   std::string ca_file;    // optional: CA to verify client certificates; exists when set
+  // AMQP: links to devices/{id}/... need a valid SAS token for that id ($cbs or SASL PLAIN).
+  bool require_device_auth = false;
 
   friend bool operator==(const ListenerSetting&, const ListenerSetting&) = default;
 };

@@ -294,6 +294,9 @@ Schema build() {
                    "PEM private key of cert_file; required when tls = true."),
               path("ca_file", &ListenerSetting::ca_file, "",
                    "PEM CA bundle verifying client certificates; empty = clients need none."),
+              flag("require_device_auth", &ListenerSetting::require_device_auth, "false",
+                   "AMQP: a link to devices/{id}/... needs a valid SAS token for that device "
+                   "($cbs put-token or SASL PLAIN); refused with amqp:unauthorized-access."),
           },
       .default_elements = {{{"protocol", "mqtt"}}, {{"protocol", "amqp"}}, {{"protocol", "coap"}}},
       .complete =

@@ -137,12 +137,25 @@ std::string Daemon::metrics() {
     protocol_errors += s->stats().protocol_errors;
     dropped_out += s->stats().dropped_out;
   }
-  m.sample("holdfast_dropped_messages_total", dropped_out, "reason=\"slow-subscriber\"");
+  std::uint64_t amqp_connections = 0, amqp_errors = 0, amqp_dropped = 0, amqp_refused = 0;
+  for (const auto& s : amqp_) {
+    amqp_connections += s->stats().connections;
+    amqp_errors += s->stats().protocol_errors;
+    amqp_dropped += s->stats().dropped_live;
+    amqp_refused += s->stats().refused_messages;
+  }
+  m.sample("holdfast_dropped_messages_total", dropped_out + amqp_dropped,
+           "reason=\"slow-subscriber\"");
+  m.family("holdfast_refused_messages_total", "counter",
+           "Messages refused back to their sender (rejected or released), by protocol.");
+  m.sample("holdfast_refused_messages_total", amqp_refused, "protocol=\"amqp\"");
   m.family("holdfast_connections", "gauge", "Open client connections, by protocol.");
   m.sample("holdfast_connections", connections, "protocol=\"mqtt\"");
+  m.sample("holdfast_connections", amqp_connections, "protocol=\"amqp\"");
   m.family("holdfast_protocol_errors_total", "counter",
            "Connections closed because of malformed or forbidden input.");
   m.sample("holdfast_protocol_errors_total", protocol_errors, "protocol=\"mqtt\"");
+  m.sample("holdfast_protocol_errors_total", amqp_errors, "protocol=\"amqp\"");
   return m.str();
 }
 
@@ -168,6 +181,12 @@ std::string Daemon::status_json() {
                               {"port", s->port()},
                               {"connections", s->stats().connections.load()}});
   }
+  for (const auto& s : amqp_) {
+    j["listeners"].push_back({{"protocol", "amqp"},
+                              {"bind", s->options().bind},
+                              {"port", s->port()},
+                              {"connections", s->stats().connections.load()}});
+  }
   return j.dump(2) + "\n";
 }
 
@@ -188,6 +207,11 @@ std::string Daemon::connections_json() {
     for (const auto& s : mqtt_) {
       auto c = s->connections();
       all.insert(all.end(), c.begin(), c.end());
+    }
+    for (const auto& s : amqp_) {
+      for (const auto& c : s->connections()) {
+        all.push_back({c.container_id, c.peer, "amqp/1.0", c.connected_for_ms, c.links});
+      }
     }
     return all;
   });

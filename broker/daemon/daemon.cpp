@@ -2,6 +2,7 @@
 
 #include <future>
 
+#include "broker/core/address.h"
 #include "broker/core/log.h"
 #include "broker/iothub/device_keys.h"
 
@@ -45,6 +46,24 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config
   d->loop_ = std::make_unique<core::EventLoop>();
   if (!d->loop_->status().ok()) return core::error(d->loop_->status());
   d->router_ = std::make_unique<broker::Router>(*d->loop_, *d->store_, std::move(*table));
+  auto queues = core::call_sync<std::vector<core::QueueStats>>(
+      [&](auto done) { d->store_->list_queues(std::move(done)); });
+  if (!queues) return core::error(queues.error());
+  broker::DispatcherOptions dispatch;
+  for (const auto& q : *queues) dispatch.known_queues.push_back(q.name);
+  // A consumer's rejects go where the queue's policy sends dead letters (else the default).
+  dispatch.dead_letter_queue = [policies = config.queue_policies](const std::string& queue) {
+    for (const auto& p : policies) {
+      if (core::topic_matches(p.pattern, queue)) return p.dead_letter_queue;
+    }
+    return std::string();
+  };
+  d->dispatcher_ = std::make_unique<broker::Dispatcher>(*d->loop_, *d->store_,
+                                                        d->router_->routes(), std::move(dispatch));
+  d->router_->set_append_listener([dispatcher = d->dispatcher_.get()](
+                                      const std::string& queue, core::Seq seq) {
+    dispatcher->appended(queue, seq);
+  });
 
   // The loop is not running yet: this thread may set it up before handing it to the io thread.
   if (auto s = d->start_listeners(config); !s.ok()) return core::error(s);
@@ -88,15 +107,30 @@ core::Status Daemon::start_listeners(const config::Config& config) {
   }
   for (const auto& l : config.listeners) {
     std::string where = l.bind + ":" + std::to_string(l.port);
-    if (l.protocol != core::Protocol::kMqtt) {
-      core::log_warn(kLog, std::string(core::protocol_name(l.protocol)) + " listener on " + where +
-                               " skipped: this build has no " +
-                               std::string(core::protocol_name(l.protocol)) + " adapter yet");
+    if (l.protocol == core::Protocol::kCoap) {
+      core::log_warn(kLog, "coap listener on " + where +
+                               " skipped: this build has no coap adapter yet");
       continue;
     }
     if (l.tls) {
-      return {core::Code::kUnsupported,
-              "MQTT listener on " + where + ": TLS listeners are not supported yet"};
+      return {core::Code::kUnsupported, std::string(core::protocol_name(l.protocol)) +
+                                            " listener on " + where +
+                                            ": TLS listeners are not supported yet"};
+    }
+    if (l.protocol == core::Protocol::kAmqp) {
+      amqp::AmqpOptions o;
+      o.bind = l.bind;
+      o.port = l.port;
+      o.max_connections = l.max_connections;
+      o.max_message_bytes = l.max_packet_bytes;
+      o.require_device_auth = l.require_device_auth;
+      o.device_keys = keys;
+      o.tokens = tokens_;
+      auto server = std::make_unique<amqp::AmqpServer>(*loop_, *router_, *router_,
+                                                         dispatcher_.get(), o);
+      if (auto s = server->start(); !s.ok()) return s;
+      amqp_.push_back(std::move(server));
+      continue;
     }
     mqtt::ServerOptions o;
     o.bind = l.bind;
@@ -124,8 +158,15 @@ void Daemon::shutdown() {
         s->stop_accepting();
         s->close_all();
       }
+      for (auto& s : amqp_) {
+        s->stop_accepting();
+        s->close_all();
+      }
       // close_all() posted each connection's cleanup; run them, then flush and stop.
       loop_->post([&] {
+        // AMQP connections still open give their consumers' deliveries back while the
+        // dispatcher and the store are there to take them.
+        for (auto& s : amqp_) s->abort_all();
         loop_->stop();
         closed.set_value();
       });
@@ -145,6 +186,8 @@ void Daemon::shutdown() {
   // those are destroyed only afterwards.
   store_.reset();
   mqtt_.clear();
+  amqp_.clear();
+  dispatcher_.reset();
   router_.reset();
   loop_.reset();
   core::log_info(kLog, "stopped; " + std::to_string(queued) + " messages stored");

@@ -22,7 +22,9 @@
 #include "broker/config/config.h"
 #include "broker/core/event_loop.h"
 #include "broker/iothub/token_store.h"
+#include "broker/router/dispatcher.h"
 #include "broker/router/router.h"
+#include "protocols/amqp/server.h"
 #include "protocols/mqtt/server/server.h"
 #include "storage/rocks_queue_store.h"
 
@@ -59,8 +61,10 @@ class Daemon {
   // callbacks reach the router, the listeners and the loop), then listeners, router, loop.
   std::unique_ptr<core::EventLoop> loop_;
   std::unique_ptr<broker::Router> router_;
+  std::unique_ptr<broker::Dispatcher> dispatcher_;  // local queue consumers (AMQP receivers)
   std::unique_ptr<storage::RocksQueueStore> store_;
   std::vector<std::unique_ptr<mqtt::MqttServer>> mqtt_;
+  std::vector<std::unique_ptr<amqp::AmqpServer>> amqp_;
   std::unique_ptr<broker::AdminServer> admin_;
   std::shared_ptr<iothub::TokenStore> tokens_ = std::make_shared<iothub::TokenStore>();
   std::thread io_thread_;

@@ -38,16 +38,26 @@ void Router::submit(core::Message message, core::PublishOptions options,
     stored.push_back(std::move(copies[i].stored));
   }
   std::size_t routed = queues.size();
+  std::vector<std::string> names;  // for the append listener, only when there is one
+  if (append_listener_) {
+    names.reserve(batch.size());
+    for (const auto& request : batch) names.push_back(request.queue);
+  }
   store_.append(std::move(batch),
-                [this, routed, stored = std::move(stored),
+                [this, routed, stored = std::move(stored), names = std::move(names),
                  done = std::move(done)](core::Result<std::vector<core::Seq>> result) mutable {
                   // Store thread: hand the outcome back to the io thread.
-                  loop_.post([this, routed, stored = std::move(stored), done = std::move(done),
-                              result = std::move(result)]() mutable {
+                  loop_.post([this, routed, stored = std::move(stored), names = std::move(names),
+                              done = std::move(done), result = std::move(result)]() mutable {
                     for (std::size_t i = 0; i < stored.size(); ++i) {
                       stored[i](result ? (*result)[routed + i] : 0);
                     }
                     if (result) {
+                      if (append_listener_) {
+                        for (std::size_t i = 0; i < names.size() && i < result->size(); ++i) {
+                          append_listener_(names[i], (*result)[i]);
+                        }
+                      }
                       counters_.stored += routed;
                       done({});
                     } else {

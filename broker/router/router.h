@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "broker/core/event_loop.h"
 #include "broker/core/ingress.h"
@@ -44,6 +46,16 @@ class Router final : public core::Ingress, public core::SubscriptionRegistry {
   bool unsubscribe(const std::string& filter, core::Subscriber* subscriber) override;
   void unsubscribe_all(core::Subscriber* subscriber) override;
 
+  // Io thread. `listener(queue, seq)` is called on the io thread for every message the store
+  // made durable through this router (routed queues and subscribers' durable copies), after
+  // the append succeeded and before the publisher's callback; e.g. the Dispatcher's appended(),
+  // so that consumers waiting at the end of a queue wake. Empty: none (the default).
+  void set_append_listener(std::function<void(const std::string& queue, core::Seq seq)> listener) {
+    append_listener_ = std::move(listener);
+  }
+
+  // The routes, for whoever needs to know which names are queues (the Dispatcher).
+  const RouteTable& routes() const { return routes_; }
   const RouterCounters& counters() const { return counters_; }
   std::size_t subscription_count() const { return trie_.size(); }
 
@@ -57,6 +69,7 @@ class Router final : public core::Ingress, public core::SubscriptionRegistry {
   SubscriptionTrie trie_;
   std::vector<const SubscriptionTrie::Entry*> matches_;  // reused per publish
   RouterCounters counters_;
+  std::function<void(const std::string& queue, core::Seq seq)> append_listener_;
 };
 
 }  // namespace holdfast::broker

@@ -1,6 +1,7 @@
 #include "broker/router/routes.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "broker/core/address.h"
 
@@ -31,6 +32,22 @@ bool scan_template(std::string_view tmpl, Text on_text, Placeholder on_placehold
 std::size_t wildcard_count(std::string_view pattern) {
   auto levels = core::split_address(pattern);
   return static_cast<std::size_t>(std::count(levels.begin(), levels.end(), "+"));
+}
+
+// Whether `name` matches the template parts from `part` on (literal text, or std::nullopt for a
+// placeholder: one or more characters other than '/'). Backtracks; templates are short.
+bool matches_parts(const std::vector<std::optional<std::string_view>>& parts, std::size_t part,
+                   std::string_view name) {
+  if (part == parts.size()) return name.empty();
+  if (parts[part]) {
+    return name.starts_with(*parts[part]) &&
+           matches_parts(parts, part + 1, name.substr(parts[part]->size()));
+  }
+  std::size_t limit = std::min(name.find('/'), name.size());
+  for (std::size_t n = 1; n <= limit; ++n) {
+    if (matches_parts(parts, part + 1, name.substr(n))) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -103,6 +120,24 @@ std::vector<std::string> RouteTable::resolve(const std::string& address,
     }
   }
   return queues;
+}
+
+bool RouteTable::names_queue(std::string_view name) const {
+  std::vector<std::optional<std::string_view>> parts;
+  for (const Route& r : routes_) {
+    parts.clear();
+    bool ok = scan_template(
+        r.queue_template,
+        [&](std::string_view text) {
+          if (!text.empty()) parts.emplace_back(text);
+        },
+        [&](std::string_view) {
+          parts.emplace_back(std::nullopt);
+          return true;
+        });
+    if (ok && matches_parts(parts, 0, name)) return true;
+  }
+  return false;
 }
 
 }  // namespace holdfast::broker

@@ -8,6 +8,7 @@
 // can never block another.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/core/message.h"
@@ -29,6 +30,11 @@ class RouteTable {
   // The queues `address` goes to, in route order, without duplicates. Empty when no route
   // matches (or a matching route needs a device id the address and origin do not give).
   std::vector<std::string> resolve(const std::string& address, const core::Origin& origin) const;
+
+  // Whether some route's queue template could have produced `name`: literal text matches
+  // exactly, each placeholder ({1}..{9}, {device}) one non-empty run of characters without '/'.
+  // So `iothub/{1}` names `iothub/dev1` but neither `iothub/` nor `iothub/a/b`.
+  bool names_queue(std::string_view name) const;
 
   const std::vector<Route>& routes() const { return routes_; }
 

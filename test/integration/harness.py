@@ -117,8 +117,11 @@ class Holdfastd:
     """One holdfastd process (and its successors after restart()) on one store directory."""
 
     def __init__(self, binary: str, workdir: str, max_packet_bytes: str = "512KiB",
-                 log_level: str = "debug", sync: str = "fsync", extra_config: str = ""):
+                 log_level: str = "debug", sync: str = "fsync", extra_config: str = "",
+                 amqp: bool = False, amqp_listener_config: str = ""):
         self.extra_config = extra_config  # appended to the generated TOML
+        self.amqp = amqp  # also an AMQP [[listener]] on amqp_port
+        self.amqp_listener_config = amqp_listener_config  # extra keys of that listener
         self.binary = binary
         self.workdir = workdir
         self.max_packet_bytes = max_packet_bytes
@@ -130,6 +133,7 @@ class Holdfastd:
         self.stderr_path = os.path.join(workdir, "holdfastd.stderr")
         self.mqtt_port: Optional[int] = None
         self.admin_port: Optional[int] = None
+        self.amqp_port: Optional[int] = None
         self.proc: Optional[subprocess.Popen] = None
         self.expected_exit = False  # set by stop() and kill(): an exit is then no crash
         # Bypass any http_proxy from the environment: the admin endpoint is local.
@@ -149,7 +153,7 @@ protocol = "mqtt"
 bind = "{LOCALHOST}"
 port = {self.mqtt_port}
 max_packet_bytes = "{self.max_packet_bytes}"
-
+{self._amqp_listener()}
 [admin]
 bind = "{LOCALHOST}"
 port = {self.admin_port}
@@ -161,6 +165,22 @@ repeat_interval = "0s"
 """ + self.extra_config
         with open(self.config_path, "w") as f:
             f.write(config)
+
+    def _amqp_listener(self) -> str:
+        if not self.amqp:
+            return ""
+        return f"""
+[[listener]]
+protocol = "amqp"
+bind = "{LOCALHOST}"
+port = {self.amqp_port}
+max_packet_bytes = "{self.max_packet_bytes}"
+{self.amqp_listener_config}
+"""
+
+    @property
+    def amqp_url(self) -> str:
+        return f"amqp://{LOCALHOST}:{self.amqp_port}"
 
     @property
     def running(self) -> bool:
@@ -174,7 +194,7 @@ repeat_interval = "0s"
         self.expected_exit = False
         for attempt in range(3):
             if self.mqtt_port is None or new_ports or attempt > 0:
-                self.mqtt_port, self.admin_port = free_ports(2)
+                self.mqtt_port, self.admin_port, self.amqp_port = free_ports(3)
             self.write_config()
             with open(self.stderr_path, "ab") as err:
                 self.proc = subprocess.Popen(

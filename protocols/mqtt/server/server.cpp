@@ -1,16 +1,10 @@
 #include "protocols/mqtt/server/server.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "broker/core/address.h"
 #include "broker/core/log.h"
+#include "broker/core/net.h"
 
 namespace holdfast::mqtt {
 namespace {
@@ -82,35 +76,11 @@ MqttServer::~MqttServer() {
 }
 
 core::Status MqttServer::start() {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  std::string where = options_.bind + ":" + std::to_string(options_.port);
-  int rc =
-      getaddrinfo(options_.bind.c_str(), std::to_string(options_.port).c_str(), &hints, &found);
-  if (rc != 0) {
-    return {core::Code::kInvalidArgument,
-            "MQTT listener " + where + ": bad bind address: " + gai_strerror(rc)};
-  }
-  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
-            ::bind(fd, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd, 1024) == 0;
-  freeaddrinfo(found);
-  if (!ok) {
-    std::string why = std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    return {core::Code::kIoError, "MQTT listener cannot listen on " + where + ": " + why};
-  }
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                                           : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  listen_fd_ = fd;
-  core::Status s = loop_.add(fd, EPOLLIN, [this](std::uint32_t) { on_accept(); });
+  auto listener = core::listen_tcp("MQTT listener", options_.bind, options_.port);
+  if (!listener) return listener.error();
+  listen_fd_ = listener->fd;
+  port_ = listener->port;
+  core::Status s = loop_.add(listen_fd_, EPOLLIN, [this](std::uint32_t) { on_accept(); });
   if (!s.ok()) return s;
   core::log_info(kLog, "listening on " + options_.bind + ":" + std::to_string(port_));
   return {};
@@ -130,21 +100,9 @@ void MqttServer::close_all() {
 }
 
 void MqttServer::on_accept() {
-  while (true) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    int fd =
-        accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        core::log(core::LogLevel::kWarn, kLog,
-                  std::string("accept failed: ") + std::strerror(errno), "accept");
-      }
-      return;
-    }
+  while (auto accepted = core::accept_tcp(listen_fd_, kLog)) {
     if (connections_.size() >= options_.max_connections) {
-      ::close(fd);
+      ::close(accepted->fd);
       ++stats_.refused_connections;
       core::log(core::LogLevel::kWarn, kLog,
                 "refused a connection: max_connections (" +
@@ -152,12 +110,7 @@ void MqttServer::on_accept() {
                 "max_connections");
       continue;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
-    getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
-                NI_NUMERICHOST | NI_NUMERICSERV);
-    auto connection = std::make_shared<Connection>(*this, fd, std::string(host) + ":" + serv);
+    auto connection = std::make_shared<Connection>(*this, accepted->fd, accepted->peer);
     connections_.emplace(connection.get(), connection);
     ++stats_.accepted;
     ++stats_.connections;

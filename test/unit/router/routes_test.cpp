@@ -43,6 +43,30 @@ TEST(Routes, EmptyCapturedLevelSkipsTheRoute) {
   EXPECT_TRUE(t.resolve("a//c", {}).empty());
 }
 
+TEST(Routes, NamesQueueMatchesTemplatesLevelByLevel) {
+  auto t = table({{"devices/+/messages/events/#", "iothub/{1}"},
+                  {"plant/+/+", "line-{1}.{2}"},
+                  {"#", "dev/{device}/in"},
+                  {"plant/#", "plant"}});
+  EXPECT_TRUE(t.names_queue("iothub/dev1"));
+  EXPECT_TRUE(t.names_queue("iothub/{1}"));   // a placeholder's text is just text
+  EXPECT_FALSE(t.names_queue("iothub/"));     // a placeholder stands for at least one character
+  EXPECT_FALSE(t.names_queue("iothub/a/b"));  // ... and never for a '/'
+  EXPECT_FALSE(t.names_queue("iothub"));
+  EXPECT_FALSE(t.names_queue("xiothub/a"));
+  EXPECT_TRUE(t.names_queue("line-a.b"));
+  EXPECT_TRUE(t.names_queue("line-a.b.c"));  // {1} = "a", {2} = "b.c" (or {1} = "a.b")
+  EXPECT_FALSE(t.names_queue("line-a."));
+  EXPECT_FALSE(t.names_queue("line-a/b.c"));
+  EXPECT_TRUE(t.names_queue("dev/sensor9/in"));
+  EXPECT_FALSE(t.names_queue("dev/sensor9/out"));
+  EXPECT_FALSE(t.names_queue("dev//in"));
+  EXPECT_TRUE(t.names_queue("plant"));
+  EXPECT_FALSE(t.names_queue("plant2"));
+  EXPECT_FALSE(t.names_queue(""));
+  EXPECT_FALSE(RouteTable{}.names_queue("plant"));
+}
+
 TEST(Routes, BuildRejectsBadRoutesWithReasons) {
   struct Case {
     Route route;
