@@ -295,8 +295,8 @@ Schema build() {
               path("ca_file", &ListenerSetting::ca_file, "",
                    "PEM CA bundle verifying client certificates; empty = clients need none."),
               flag("require_device_auth", &ListenerSetting::require_device_auth, "false",
-                   "AMQP: a link to devices/{id}/... needs a valid SAS token for that device "
-                   "($cbs put-token or SASL PLAIN); refused with amqp:unauthorized-access."),
+                   "AMQP: links to devices/{id}/... need a valid SAS token for that device "
+                   "($cbs put-token or SASL PLAIN)."),
           },
       .default_elements = {{{"protocol", "mqtt"}}, {{"protocol", "amqp"}}, {{"protocol", "coap"}}},
       .complete =

@@ -259,12 +259,13 @@ TEST_F(DispatcherTest, RejectedGoesToTheDeadLetterQueueAndLeavesTheSource) {
 }
 
 TEST_F(DispatcherTest, FailedDeadLetteringDeliversAgain) {
-  make_dispatcher({.dead_letter_queue = [](const std::string&) { return std::string(); }});
+  // A name longer than the store allows ("" would mean the default dead-letter queue).
+  make_dispatcher({.dead_letter_queue = [](const std::string&) { return std::string(2000, 'x'); }});
   append_n("q", 1);
   FakeConsumer c(1);
   attach("q", c);
   ASSERT_EQ(c.wait_for(1).size(), 1u);
-  settle(c, 1, Outcome::kRejected);  // the store refuses the empty dead-letter queue name
+  settle(c, 1, Outcome::kRejected);  // the store refuses the dead-letter queue's name
   give_credit(c, 1);
   auto got = c.wait_for(2);
   EXPECT_EQ(got[1].seq, 1u);
