@@ -111,6 +111,8 @@ struct ListenerSetting {
   std::string ca_file;    // optional: CA to verify client certificates; exists when set
   // AMQP: links to devices/{id}/... need a valid SAS token for that id ($cbs or SASL PLAIN).
   bool require_device_auth = false;
+  // AMQP: announced idle time-out; also the time allowed to finish SASL and OPEN.
+  std::chrono::milliseconds idle_timeout{240'000};
 
   friend bool operator==(const ListenerSetting&, const ListenerSetting&) = default;
 };

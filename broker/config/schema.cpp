@@ -297,6 +297,10 @@ Schema build() {
               flag("require_device_auth", &ListenerSetting::require_device_auth, "false",
                    "AMQP: links to devices/{id}/... need a valid SAS token for that device "
                    "($cbs put-token or SASL PLAIN)."),
+              duration("idle_timeout", &ListenerSetting::idle_timeout, "240s",
+                       "AMQP: silent connections are closed after this (announced to peers); "
+                       "also the time to open one.")
+                  .bounds(1000, kHour),
           },
       .default_elements = {{{"protocol", "mqtt"}}, {{"protocol", "amqp"}}, {{"protocol", "coap"}}},
       .complete =

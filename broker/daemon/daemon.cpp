@@ -112,7 +112,7 @@ core::Status Daemon::start_listeners(const config::Config& config) {
                                " skipped: this build has no coap adapter yet");
       continue;
     }
-    if (l.tls) {
+    if (l.tls && l.protocol != core::Protocol::kAmqp) {
       return {core::Code::kUnsupported, std::string(core::protocol_name(l.protocol)) +
                                             " listener on " + where +
                                             ": TLS listeners are not supported yet"};
@@ -124,6 +124,12 @@ core::Status Daemon::start_listeners(const config::Config& config) {
       o.max_connections = l.max_connections;
       o.max_message_bytes = l.max_packet_bytes;
       o.require_device_auth = l.require_device_auth;
+      o.idle_timeout = l.idle_timeout;
+      o.open_timeout = l.idle_timeout;
+      o.tls = l.tls;
+      o.cert_file = l.cert_file;
+      o.key_file = l.key_file;
+      o.ca_file = l.ca_file;
       o.device_keys = keys;
       o.tokens = tokens_;
       auto server = std::make_unique<amqp::AmqpServer>(*loop_, *router_, *router_,

@@ -6,6 +6,7 @@
 #include <proton/link.h>
 #include <proton/sasl.h>
 #include <proton/session.h>
+#include <proton/ssl.h>
 #include <proton/terminus.h>
 #include <proton/transport.h>
 #include <sys/socket.h>
@@ -66,6 +67,7 @@ Connection::Connection(AmqpServer& server, int fd, std::string peer)
   pn_transport_set_channel_max(t, o.channel_max);
   pn_transport_set_idle_timeout(t, static_cast<pn_millis_t>(o.idle_timeout.count()));
   install_sasl(t, this);
+  if (pn_ssl_domain_t* tls = server_.ssl_domain()) pn_ssl_init(pn_ssl(t), tls, nullptr);
   pn_connection_set_container(driver_.connection, o.container_id.c_str());
 }
 

@@ -39,6 +39,12 @@ struct AmqpOptions {
   // Links to devices/{id}/... need a valid SAS token for that id (CBS put-token or SASL PLAIN).
   bool require_device_auth = false;
   std::string container_id = "holdfast";
+  // TLS (AMQPS, 5671): PEM certificate chain and key; with a CA file, clients must present a
+  // certificate it signed. TLS 1.2 and later only.
+  bool tls = false;
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;
   // As in the MQTT listener: verify device tokens with these keys; keep valid ones for the bridge.
   std::shared_ptr<const iothub::DeviceKeys> device_keys;
   std::shared_ptr<iothub::TokenStore> tokens;

@@ -1,5 +1,6 @@
 #include "protocols/amqp/server.h"
 
+#include <proton/ssl.h>
 #include <unistd.h>
 
 #include "broker/core/log.h"
@@ -26,7 +27,38 @@ AmqpServer::~AmqpServer() {
   connections_.clear();  // each Connection releases its consumers and subscriptions
 }
 
+void AmqpServer::SslDomainDeleter::operator()(pn_ssl_domain_t* d) const {
+  pn_ssl_domain_free(d);
+}
+
 core::Status AmqpServer::start() {
+  if (options_.tls) {
+    std::string what = "AMQP listener " + options_.bind + ":" + std::to_string(options_.port);
+    if (!pn_ssl_present()) {
+      return {core::Code::kUnsupported, what + ": this Proton library has no TLS support"};
+    }
+    ssl_domain_.reset(pn_ssl_domain(PN_SSL_MODE_SERVER));
+    if (!ssl_domain_ ||
+        pn_ssl_domain_set_credentials(ssl_domain_.get(), options_.cert_file.c_str(),
+                                      options_.key_file.c_str(), nullptr) != 0) {
+      return {core::Code::kInvalidArgument,
+              what + ": cannot load the certificate '" + options_.cert_file + "' with key '" +
+                  options_.key_file + "' (PEM files, key without a passphrase)"};
+    }
+    if (pn_ssl_domain_set_protocols(ssl_domain_.get(), "TLSv1.2 TLSv1.3") != 0) {
+      return {core::Code::kInternal, what + ": cannot restrict TLS to 1.2 and later"};
+    }
+    if (!options_.ca_file.empty()) {
+      if (pn_ssl_domain_set_trusted_ca_db(ssl_domain_.get(), options_.ca_file.c_str()) != 0 ||
+          pn_ssl_domain_set_peer_authentication(ssl_domain_.get(), PN_SSL_VERIFY_PEER,
+                                                options_.ca_file.c_str()) != 0) {
+        return {core::Code::kInvalidArgument,
+                what + ": cannot load the client CA file '" + options_.ca_file + "'"};
+      }
+    } else {
+      pn_ssl_domain_set_peer_authentication(ssl_domain_.get(), PN_SSL_ANONYMOUS_PEER, nullptr);
+    }
+  }
   auto listener = core::listen_tcp("AMQP listener", options_.bind, options_.port);
   if (!listener) return listener.error();
   listen_fd_ = listener->fd;

@@ -14,6 +14,8 @@
 //
 // Concurrency: io thread only, except stats() (atomics, any thread).
 
+#include <proton/ssl.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -57,7 +59,8 @@ class AmqpServer {
              core::ConsumerRegistry* consumers, AmqpOptions options);
   ~AmqpServer();
 
-  // Binds and listens. Errors: kInvalidArgument / kIoError naming the address and the reason.
+  // Binds and listens (with TLS: loads the certificate first). Errors: kInvalidArgument /
+  // kIoError naming the address or file and the reason.
   core::Status start();
   void stop_accepting();
   // Closes every connection with amqp:connection:forced ("shutting down").
@@ -75,6 +78,8 @@ class AmqpServer {
   core::Ingress& ingress() { return ingress_; }
   core::SubscriptionRegistry& registry() { return registry_; }
   core::ConsumerRegistry* consumers() { return consumers_; }
+  // The TLS settings every connection uses; null for plain TCP.
+  pn_ssl_domain_t* ssl_domain() { return ssl_domain_.get(); }
   const AmqpOptions& options() const { return options_; }
   AmqpStats& mutable_stats() { return stats_; }
   void on_closed(Connection& connection);
@@ -91,6 +96,10 @@ class AmqpServer {
   int listen_fd_ = -1;
   std::uint16_t port_ = 0;
   std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
+  struct SslDomainDeleter {
+    void operator()(pn_ssl_domain_t* d) const;
+  };
+  std::unique_ptr<pn_ssl_domain_t, SslDomainDeleter> ssl_domain_;
 };
 
 }  // namespace holdfast::amqp

@@ -11,15 +11,18 @@ import base64
 import hashlib
 import hmac
 import os
+import shutil
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.parse
 
-from proton import (ConnectionException, Data, Delivery, Described, Message, int32, symbol,
-                    ulong)
+from proton import (ConnectionException, Data, Delivery, Described, Message, SSLDomain, int32,
+                    symbol, ulong)
 from proton.reactor import AtMostOnce
 from proton.utils import (BlockingConnection, LinkDetached,
                           SendException)
@@ -477,6 +480,89 @@ class QueueConsumerTest(AmqpTest):
             got.append(r.receive(timeout=EVENT_TIMEOUT).body)
             r.accept()
         self.assert_same_payloads(got, bodies[5:], "after restart")
+
+
+def amqp_frame(performative: Described) -> bytes:
+    d = Data()
+    d.put_object(performative)
+    body = d.encode()
+    return struct.pack(">IBBH", 8 + len(body), 2, 0, 0) + body
+
+
+def read_until_closed(s: socket.socket, timeout: float) -> tuple[bytes, bool]:
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return data, True
+            data += chunk
+    except socket.timeout:
+        return data, False
+
+
+class IdleTest(AmqpTest):
+    BROKER = {"amqp": True, "extra_config": ROUTES, "amqp_listener_config": 'idle_timeout = "1s"'}
+
+    def test_a_connection_that_never_opens_is_closed(self):
+        with socket.create_connection((LOCALHOST, self.broker.amqp_port), timeout=10) as s:
+            _, closed = read_until_closed(s, EVENT_TIMEOUT)
+            self.assertTrue(closed, "a silent connection stayed open")
+
+    def test_a_silent_open_connection_is_closed_after_the_idle_timeout(self):
+        with socket.create_connection((LOCALHOST, self.broker.amqp_port), timeout=10) as s:
+            s.sendall(b"AMQP\x00\x01\x00\x00" + amqp_frame(Described(ulong(0x10), ["raw"])))
+            data, closed = read_until_closed(s, EVENT_TIMEOUT)
+            self.assertTrue(closed, "a connection that never sent a frame stayed open")
+            self.assertIn(b"idle", data)  # the close frame's description says why
+        # Others are untouched, including a client that keeps its connection alive.
+        c = self.connect()
+        c.create_sender("temperature").send(Message(body=b"alive", inferred=True))
+
+
+class TlsTest(AmqpTest):
+    """AMQPS with a certificate made here by openssl; clients verify it against the test CA."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = tempfile.mkdtemp(prefix="holdfast-it-pki-")
+        run = lambda *a: subprocess.run(a, cwd=cls.pki, check=True, capture_output=True)
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=holdfast test CA", "-keyout", "ca.key", "-out", "ca.pem")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", "server.key", "-out", "server.csr")
+        with open(os.path.join(cls.pki, "ext.cnf"), "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
+        cls.BROKER = {"amqp": True, "extra_config": ROUTES, "amqp_listener_config": f"""
+tls = true
+cert_file = "{cls.pki}/server.pem"
+key_file = "{cls.pki}/server.key"
+"""}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki, ignore_errors=True)
+
+    def test_amqps_with_a_verified_certificate(self):
+        domain = SSLDomain(SSLDomain.MODE_CLIENT)
+        domain.set_trusted_ca_db(os.path.join(self.pki, "ca.pem"))
+        domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
+        url = f"amqps://{LOCALHOST}:{self.broker.amqp_port}"
+        # The name checked is "localhost" (Proton matches DNS names only, not IP addresses).
+        c = BlockingConnection(url, timeout=EVENT_TIMEOUT, ssl_domain=domain,
+                               virtual_host="localhost")
+        self.addCleanup(self._close, c)
+        body = payload(self.rng, 1, 100)
+        c.create_sender("temperature").send(Message(body=body, inferred=True))
+        self.assertEqual([sha(p) for p in self.stored_payloads("temperature")], [sha(body)])
+
+    def test_plain_amqp_on_the_tls_port_is_refused(self):
+        with self.assertRaises(ConnectionException):
+            self.connect().create_sender("temperature").send(Message(body=b"x", inferred=True))
+        self.assertIsNone(self.broker.queue("temperature"))
 
 
 def main():
