@@ -1,5 +1,6 @@
 #pragma once
 // The one place where Holdfast errors become AMQP error conditions.
+#include <string>
 #include <string_view>
 
 #include "broker/core/status.h"
@@ -16,6 +17,18 @@ inline constexpr std::string_view kNotAllowed = "amqp:not-allowed";
 inline constexpr std::string_view kInvalidField = "amqp:invalid-field";
 inline constexpr std::string_view kConnectionForced = "amqp:connection:forced";
 
+// A Status whose message starts with an AMQP condition name and ": " (e.g.
+// "com.microsoft:device-container-throttled: 100/s") is refused with that condition: the hub
+// emulator uses it, and the bridge can pass an upstream's condition through unchanged.
+inline std::string_view explicit_condition(const std::string& message) {
+  auto colon = message.find(": ");
+  if (colon == std::string::npos) return {};
+  std::string_view name(message.data(), colon);
+  bool prefixed = name.starts_with("amqp:") || name.starts_with("com.microsoft:");
+  if (!prefixed || name.find(' ') != std::string_view::npos) return {};
+  return name;
+}
+
 // The condition a refused delivery or link carries for `code`.
 inline std::string_view condition_for(core::Code code) {
   switch (code) {
@@ -28,6 +41,11 @@ inline std::string_view condition_for(core::Code code) {
     case core::Code::kUnavailable: return kConnectionForced;
     default: return kInternalError;
   }
+}
+
+inline std::string_view condition_for(const core::Status& status) {
+  std::string_view named = explicit_condition(status.message());
+  return named.empty() ? condition_for(status.code()) : named;
 }
 
 }  // namespace holdfast::amqp

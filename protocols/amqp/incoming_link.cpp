@@ -184,7 +184,7 @@ void IncomingLink::settle(pn_delivery_t* d, const core::Status& status) {
     pn_delivery_update(d, PN_RELEASED);  // not processed: the sender may try again
   } else {
     pn_condition_t* c = pn_disposition_condition(pn_delivery_local(d));
-    pn_condition_set_name(c, std::string(condition_for(status.code())).c_str());
+    pn_condition_set_name(c, std::string(condition_for(status)).c_str());
     pn_condition_set_description(c, status.message().c_str());
     pn_delivery_update(d, PN_REJECTED);
     core::log(core::LogLevel::kInfo, kLog,

@@ -1,0 +1,208 @@
+#include "tools/hubsim/hub.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "broker/core/log.h"
+#include "broker/iothub/base64.h"
+#include "broker/iothub/iso8601.h"
+
+namespace holdfast::hubsim {
+namespace {
+
+constexpr std::string_view kLog = "hubsim";
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+// IoT Hub's container id: "DeviceGateway_" and 32 hex digits.
+std::string gateway_container_id() {
+  std::random_device rd;
+  std::string id = "DeviceGateway_";
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) id += kHex[rd() % 16];
+  return id;
+}
+
+}  // namespace
+
+Hub::Hub(HubOptions options) : options_(std::move(options)) {
+  amqp::AmqpOptions o;
+  o.bind = options_.bind;
+  o.port = options_.amqp_port;
+  o.max_message_bytes = 256 * 1024;  // IoT Hub's limit for a message or a batch
+  o.require_device_auth = true;
+  o.device_keys = options_.devices;
+  o.container_id = gateway_container_id();
+  o.tls = options_.tls;
+  o.cert_file = options_.cert_file;
+  o.key_file = options_.key_file;
+  amqp_ = std::make_unique<amqp::AmqpServer>(loop_, *this, *this, nullptr, o);
+}
+
+Hub::~Hub() {
+  stop();
+}
+
+core::Status Hub::start() {
+  if (!loop_.status().ok()) return loop_.status();
+  if (auto s = amqp_->start(); !s.ok()) return s;
+  amqp_port_ = amqp_->port();
+  thread_ = std::thread([this] { loop_.run(); });
+  return {};
+}
+
+void Hub::stop() {
+  if (!thread_.joinable()) return;
+  loop_.post([this] {
+    amqp_->stop_accepting();
+    amqp_->close_all();
+    loop_.post([this] {
+      amqp_->abort_all();
+      loop_.stop();
+    });
+  });
+  thread_.join();
+}
+
+Faults Hub::faults() const {
+  std::lock_guard lock(mu_);
+  return faults_;
+}
+
+void Hub::set_faults(Faults faults) {
+  {
+    std::lock_guard lock(mu_);
+    faults_ = faults;
+  }
+  loop_.post([this, outage = faults.outage] { apply_outage(outage); });
+}
+
+std::size_t Hub::connections() const {
+  return amqp_->stats().connections;
+}
+
+void Hub::apply_outage(bool outage) {
+  if (outage == outage_applied_) return;
+  outage_applied_ = outage;
+  if (outage) {
+    amqp_->stop_accepting();
+    amqp_->close_all();
+    core::log_info(kLog, "outage: refusing connections");
+  } else {
+    if (auto s = amqp_->start(); !s.ok()) {
+      core::log_error(kLog, "cannot listen again after the outage: " + s.message());
+      return;
+    }
+    core::log_info(kLog, "outage over: accepting connections");
+  }
+}
+
+core::Status Hub::check(const core::Message& m) {
+  Faults f = faults();
+  if (f.outage) return {core::Code::kUnavailable, "amqp:connection:forced: outage"};
+  if (std::find(f.unauthorized_devices.begin(), f.unauthorized_devices.end(),
+                m.origin.device_id) != f.unauthorized_devices.end()) {
+    return {core::Code::kPermissionDenied,
+            "amqp:unauthorized-access: device '" + m.origin.device_id + "' is disabled"};
+  }
+  if (f.quota_exhausted) {
+    return {core::Code::kResourceExhausted,
+            "amqp:resource-limit-exceeded: the daily message quota is exhausted"};
+  }
+  if (f.throttle_per_s > 0) {
+    std::int64_t now_s = core::now_ms() / 1000;
+    if (now_s != window_start_s_) {
+      window_start_s_ = now_s;
+      window_count_ = 0;
+    }
+    if (++window_count_ > f.throttle_per_s) {
+      return {core::Code::kResourceExhausted,
+              "com.microsoft:device-container-throttled: more than " +
+                  std::to_string(f.throttle_per_s) + " messages per second"};
+    }
+  }
+  return {};
+}
+
+void Hub::submit(core::Message message, core::PublishOptions, core::Callback<void> done) {
+  if (message.origin.device_id.empty()) {
+    ++stats_.refused;
+    done(core::error(core::Code::kNotFound, "amqp:not-found: only device telemetry is taken"));
+    return;
+  }
+  if (core::Status s = check(message); !s.ok()) {
+    ++stats_.refused;
+    done(core::error(s));
+    return;
+  }
+  record(message);
+  ++stats_.accepted;
+  std::uint64_t drop_after = 0;
+  std::uint32_t delay = 0;
+  {
+    std::lock_guard lock(mu_);
+    delay = faults_.ack_delay_ms;
+    if (faults_.drop_after > 0 && --faults_.drop_after == 0) drop_after = 1;
+  }
+  if (delay > 0) {
+    loop_.add_timer(std::chrono::milliseconds(delay),
+                    [done = std::move(done)]() mutable { done({}); });
+  } else {
+    done({});
+  }
+  if (drop_after) {
+    // After this settlement is written: a connection lost with messages in flight.
+    loop_.post([this] {
+      ++stats_.dropped_connections;
+      amqp_->close_all();
+    });
+  }
+}
+
+void Hub::record(const core::Message& m) {
+  std::int64_t now = core::now_ms();
+  nlohmann::json props = nlohmann::json::object();
+  for (const auto& [k, v] : m.properties.user) props[k] = v;
+  nlohmann::json system = {
+      {"iothub-connection-device-id", m.origin.device_id},
+      {"iothub-connection-auth-method", R"({"scope":"device","type":"sas","issuer":"iothub"})"},
+      {"iothub-connection-auth-generation-id", "hubsim"},
+      {"iothub-enqueuedtime", iothub::format_iso8601_utc_ms(now)},
+      {"iothub-message-source", "Telemetry"}};
+  if (!m.properties.message_id.empty()) system["message-id"] = m.properties.message_id;
+  if (!m.properties.correlation_id.empty()) system["correlation-id"] = m.properties.correlation_id;
+  if (!m.properties.content_type.empty()) system["content-type"] = m.properties.content_type;
+  if (!m.properties.content_encoding.empty()) {
+    system["content-encoding"] = m.properties.content_encoding;
+  }
+  nlohmann::json line = {{"seq", ++sequence_},
+                         {"device_id", m.origin.device_id},
+                         {"system_properties", system},
+                         {"properties", props},
+                         {"payload_base64", iothub::base64_encode(m.payload)},
+                         {"sha256", sha256_hex(m.payload)}};
+  std::string text = line.dump() + "\n";
+  std::fwrite(text.data(), 1, text.size(), options_.record);
+  std::fflush(options_.record);
+}
+
+void Hub::subscribe(const std::string&, core::Subscriber*, core::SubscriptionOptions) {}
+bool Hub::unsubscribe(const std::string&, core::Subscriber*) { return false; }
+void Hub::unsubscribe_all(core::Subscriber*) {}
+
+}  // namespace holdfast::hubsim

@@ -1,0 +1,96 @@
+#pragma once
+// Hub: the emulated IoT Hub behind holdfast-hubsim. Holdfast's own AMQP listener
+// (protocols/amqp) speaks the device dialogue, configured as the hub is: TLS, SASL ANONYMOUS /
+// MSSBCBS / PLAIN, `$cbs` put-tokens verified against the device registry, links only for
+// devices with a valid token, 256 KiB messages. What devices send ends here, in Recorder:
+// every accepted message becomes one JSON line with the properties a hub stamps.
+//
+// Faults (set at run time through set_faults(); see Faults) are applied as messages arrive.
+//
+// Concurrency: the hub runs its own EventLoop on its own thread (started by start()); the
+// public methods may be called from any thread and never block on the loop, except stop().
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/core/event_loop.h"
+#include "broker/core/ingress.h"
+#include "broker/core/subscriptions.h"
+#include "broker/iothub/device_keys.h"
+#include "protocols/amqp/server.h"
+
+namespace holdfast::hubsim {
+
+struct Faults {
+  bool outage = false;              // refuse connections and drop the open ones
+  std::uint32_t throttle_per_s = 0;  // above this rate: com.microsoft:device-container-throttled
+  bool quota_exhausted = false;     // every message: amqp:resource-limit-exceeded
+  std::vector<std::string> unauthorized_devices;  // their messages: amqp:unauthorized-access
+  std::uint64_t drop_after = 0;     // drop every connection after this many more messages
+  std::uint32_t ack_delay_ms = 0;   // settle each message this much later
+};
+
+struct HubOptions {
+  std::string bind = "127.0.0.1";
+  std::uint16_t amqp_port = 5671;
+  std::string hub_host;  // the host name tokens and addresses name
+  bool tls = true;
+  std::string cert_file, key_file;
+  std::shared_ptr<const iothub::DeviceKeys> devices;
+  std::FILE* record = stdout;  // one JSON line per accepted message; flushed per line
+};
+
+struct HubStats {
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> dropped_connections{0};
+};
+
+class Hub final : public core::Ingress, public core::SubscriptionRegistry {
+ public:
+  explicit Hub(HubOptions options);
+  ~Hub() override;
+
+  // Binds and starts the loop thread. Errors: the listener's.
+  core::Status start();
+  void stop();
+  std::uint16_t amqp_port() const { return amqp_port_; }
+  Faults faults() const;
+  void set_faults(Faults faults);
+  const HubStats& stats() const { return stats_; }
+  std::size_t connections() const;
+
+  // core::Ingress, on the loop thread: one device message.
+  void submit(core::Message message, core::PublishOptions options,
+              core::Callback<void> done) override;
+  // core::SubscriptionRegistry: receivers on devices/{id}/messages/devicebound (C2D, later).
+  void subscribe(const std::string& filter, core::Subscriber* subscriber,
+                 core::SubscriptionOptions options) override;
+  bool unsubscribe(const std::string& filter, core::Subscriber* subscriber) override;
+  void unsubscribe_all(core::Subscriber* subscriber) override;
+
+ private:
+  core::Status check(const core::Message& message);
+  void record(const core::Message& message);
+  void apply_outage(bool outage);
+
+  HubOptions options_;
+  core::EventLoop loop_;
+  std::unique_ptr<amqp::AmqpServer> amqp_;
+  std::thread thread_;
+  std::uint16_t amqp_port_ = 0;
+  mutable std::mutex mu_;  // guards faults_
+  Faults faults_;
+  bool outage_applied_ = false;  // loop thread
+  std::int64_t window_start_s_ = 0;
+  std::uint32_t window_count_ = 0;
+  std::uint64_t sequence_ = 0;
+  HubStats stats_;
+};
+
+}  // namespace holdfast::hubsim
