@@ -144,18 +144,62 @@ std::string Daemon::metrics() {
     amqp_dropped += s->stats().dropped_live;
     amqp_refused += s->stats().refused_messages;
   }
-  m.sample("holdfast_dropped_messages_total", dropped_out + amqp_dropped,
+  std::uint64_t coap_endpoints = 0, coap_malformed = 0, coap_dropped = 0, coap_refused = 0,
+                coap_duplicates = 0, coap_limited = 0, coap_observers = 0;
+  for (const auto& s : coap_) {
+    const auto& c = s->stats();
+    coap_endpoints += c.endpoints;
+    coap_malformed += c.malformed;
+    coap_dropped += c.dropped_live;
+    coap_refused += c.refused_messages;
+    coap_duplicates += c.duplicates;
+    coap_limited += c.rate_limited;
+    coap_observers += c.observers;
+  }
+  m.sample("holdfast_dropped_messages_total", dropped_out + amqp_dropped + coap_dropped,
            "reason=\"slow-subscriber\"");
   m.family("holdfast_refused_messages_total", "counter",
            "Messages refused back to their sender (rejected or released), by protocol.");
   m.sample("holdfast_refused_messages_total", amqp_refused, "protocol=\"amqp\"");
+  m.sample("holdfast_refused_messages_total", coap_refused, "protocol=\"coap\"");
   m.family("holdfast_connections", "gauge", "Open client connections, by protocol.");
   m.sample("holdfast_connections", connections, "protocol=\"mqtt\"");
   m.sample("holdfast_connections", amqp_connections, "protocol=\"amqp\"");
+  m.sample("holdfast_connections", coap_endpoints, "protocol=\"coap\"");
   m.family("holdfast_protocol_errors_total", "counter",
            "Connections closed because of malformed or forbidden input.");
   m.sample("holdfast_protocol_errors_total", protocol_errors, "protocol=\"mqtt\"");
   m.sample("holdfast_protocol_errors_total", amqp_errors, "protocol=\"amqp\"");
+  m.sample("holdfast_protocol_errors_total", coap_malformed, "protocol=\"coap\"");
+  m.family("holdfast_coap_duplicates_total", "counter",
+           "CoAP retransmissions answered again without storing the message twice.");
+  m.sample("holdfast_coap_duplicates_total", coap_duplicates);
+  m.family("holdfast_coap_rate_limited_total", "counter",
+           "CoAP requests refused with 4.29 by the per-source rate limit.");
+  m.sample("holdfast_coap_rate_limited_total", coap_limited);
+  m.family("holdfast_coap_observers", "gauge", "CoAP observations registered now.");
+  m.sample("holdfast_coap_observers", coap_observers);
+  if (bridge_) {
+    auto upstreams = bridge_->stats();
+    auto each = [&](const char* family, const char* type, const char* help,
+                    auto value) {
+      m.family(family, type, help);
+      for (const auto& u : upstreams) {
+        m.sample(family, value(*u.stats), "upstream=\"" + label(u.name) + "\"");
+      }
+    };
+    each("holdfast_bridge_connected", "gauge", "1 while the upstream connection is up.",
+         [](const auto& s) { return std::uint64_t{s.connected.load()}; });
+    each("holdfast_bridge_forwarded_total", "counter", "Messages the upstream accepted.",
+         [](const auto& s) { return s.forwarded.load(); });
+    each("holdfast_bridge_refused_total", "counter", "Transfers the upstream refused.",
+         [](const auto& s) { return s.refused.load(); });
+    each("holdfast_bridge_dead_lettered_total", "counter",
+         "Messages the upstream refused for good, moved to a dead-letter queue.",
+         [](const auto& s) { return s.dead_lettered.load(); });
+    each("holdfast_bridge_connect_failures_total", "counter", "Failed connection attempts.",
+         [](const auto& s) { return s.connect_failures.load(); });
+  }
   return m.str();
 }
 
@@ -181,11 +225,28 @@ std::string Daemon::status_json() {
                               {"port", s->port()},
                               {"connections", s->stats().connections.load()}});
   }
+  j["upstreams"] = nlohmann::json::array();
+  if (bridge_) {
+    for (const auto& u : bridge_->stats()) {
+      j["upstreams"].push_back({{"name", u.name},
+                                {"connected", u.stats->connected.load()},
+                                {"forwarded", u.stats->forwarded.load()},
+                                {"refused", u.stats->refused.load()},
+                                {"dead_lettered", u.stats->dead_lettered.load()}});
+    }
+  }
   for (const auto& s : amqp_) {
     j["listeners"].push_back({{"protocol", "amqp"},
                               {"bind", s->options().bind},
                               {"port", s->port()},
                               {"connections", s->stats().connections.load()}});
+  }
+  for (const auto& s : coap_) {
+    j["listeners"].push_back({{"protocol", "coap"},
+                              {"bind", s->options().bind},
+                              {"port", s->port()},
+                              {"dtls", s->options().dtls},
+                              {"connections", s->stats().endpoints.load()}});
   }
   return j.dump(2) + "\n";
 }
@@ -211,6 +272,13 @@ std::string Daemon::connections_json() {
     for (const auto& s : amqp_) {
       for (const auto& c : s->connections()) {
         all.push_back({c.container_id, c.peer, "amqp/1.0", c.connected_for_ms, c.links});
+      }
+    }
+    for (const auto& s : coap_) {
+      for (const auto& c : s->endpoints()) {
+        all.push_back({c.device_id.empty() ? c.peer : c.device_id, c.peer,
+                       s->options().dtls ? "coaps" : "coap", c.connected_for_ms,
+                       c.observations});
       }
     }
     return all;

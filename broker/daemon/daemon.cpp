@@ -5,6 +5,7 @@
 #include "broker/core/address.h"
 #include "broker/core/log.h"
 #include "broker/iothub/device_keys.h"
+#include "protocols/coap/psk_keys.h"
 
 namespace holdfast::daemon {
 namespace {
@@ -60,9 +61,11 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config
   };
   d->dispatcher_ = std::make_unique<broker::Dispatcher>(*d->loop_, *d->store_,
                                                         d->router_->routes(), std::move(dispatch));
-  d->router_->set_append_listener([dispatcher = d->dispatcher_.get()](
+  if (auto s = d->start_bridge(config); !s.ok()) return core::error(s);
+  d->router_->set_append_listener([dispatcher = d->dispatcher_.get(), bridge = d->bridge_.get()](
                                       const std::string& queue, core::Seq seq) {
     dispatcher->appended(queue, seq);
+    if (bridge) bridge->notify(queue);
   });
 
   // The loop is not running yet: this thread may set it up before handing it to the io thread.
@@ -93,6 +96,48 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config
   return d;
 }
 
+core::Status Daemon::start_bridge(const config::Config& config) {
+  std::vector<bridge::ForwarderOptions> upstreams;
+  for (const auto& u : config.upstreams) {
+    std::vector<broker::Route> routes;
+    for (const auto& r : config.routes) {
+      if (r.upstream == u.name) routes.push_back({r.pattern, r.queue});
+    }
+    if (routes.empty()) continue;  // nothing is routed there
+    if (u.kind == config::UpstreamKind::kIotHubMqtt || u.auth == config::UpstreamAuth::kGateway) {
+      core::log_warn(kLog, "upstream '" + u.name +
+                               "' skipped: this build forwards over AMQP with device keys or "
+                               "token passthrough only; its queues keep filling");
+      continue;
+    }
+    auto table = broker::RouteTable::build(std::move(routes));
+    if (!table) return table.error();
+    bridge::ForwarderOptions o;
+    o.upstream = u.name;
+    o.hub.host = u.host;
+    o.hub.port = u.port;
+    o.hub.ca_file = u.ca_file;
+    o.window = u.window;
+    o.drains = [table = std::make_shared<broker::RouteTable>(std::move(*table))](
+                   const std::string& queue) { return table->names_queue(queue); };
+    if (u.auth == config::UpstreamAuth::kDeviceKeys) {
+      auto loaded = iothub::DeviceKeys::load(u.device_keys_file);
+      if (!loaded) return loaded.error();
+      o.keys = std::make_shared<const iothub::DeviceKeys>(std::move(*loaded));
+    } else {
+      o.tokens = tokens_;
+    }
+    core::log_info(kLog, "forwarding to upstream '" + u.name + "' at " + u.host + ":" +
+                             std::to_string(u.port));
+    upstreams.push_back(std::move(o));
+  }
+  if (upstreams.empty()) return {};
+  auto started = bridge::Bridge::start(*store_, std::move(upstreams));
+  if (!started) return started.error();
+  bridge_ = std::move(*started);
+  return {};
+}
+
 core::Status Daemon::start_listeners(const config::Config& config) {
   // Device keys let the listeners verify the SAS tokens devices log in with.
   std::shared_ptr<const iothub::DeviceKeys> keys;
@@ -108,8 +153,24 @@ core::Status Daemon::start_listeners(const config::Config& config) {
   for (const auto& l : config.listeners) {
     std::string where = l.bind + ":" + std::to_string(l.port);
     if (l.protocol == core::Protocol::kCoap) {
-      core::log_warn(kLog, "coap listener on " + where +
-                               " skipped: this build has no coap adapter yet");
+      coap::CoapOptions o;
+      o.bind = l.bind;
+      o.port = l.port;
+      o.max_endpoints = l.max_connections;
+      o.max_body_bytes = l.max_packet_bytes;
+      o.rate_limit = l.rate_limit;
+      o.dtls = l.tls;
+      if (l.tls) {
+        auto psk = coap::PskKeys::load(l.psk_file);
+        if (!psk) return psk.error();
+        o.psk = std::make_shared<const coap::PskKeys>(std::move(*psk));
+        core::log_info(kLog, "CoAP DTLS keys from " + l.psk_file + " (" +
+                                 std::to_string(o.psk->size()) + " identities)");
+      }
+      auto server = std::make_unique<coap::CoapServer>(*loop_, *router_, *router_,
+                                                       dispatcher_.get(), std::move(o));
+      if (auto s = server->start(); !s.ok()) return s;
+      coap_.push_back(std::move(server));
       continue;
     }
     if (l.tls && l.protocol != core::Protocol::kAmqp) {
@@ -168,6 +229,12 @@ void Daemon::shutdown() {
         s->stop_accepting();
         s->close_all();
       }
+      // CoAP has no connections to close: stop reading, end observations and waiting GETs
+      // (their consumers give deliveries back while the dispatcher and the store are there).
+      for (auto& s : coap_) {
+        s->stop_accepting();
+        s->close_all();
+      }
       // close_all() posted each connection's cleanup; run them, then flush and stop.
       loop_->post([&] {
         // AMQP connections still open give their consumers' deliveries back while the
@@ -180,6 +247,7 @@ void Daemon::shutdown() {
     closed.get_future().wait();
     io_thread_.join();
   }
+  if (bridge_) bridge_->stop();  // before the store closes: it reads and commits
   admin_.reset();
   std::size_t queued = 0;
   if (store_) {
@@ -193,6 +261,7 @@ void Daemon::shutdown() {
   store_.reset();
   mqtt_.clear();
   amqp_.clear();
+  coap_.clear();
   dispatcher_.reset();
   router_.reset();
   loop_.reset();

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "bridge/bridge.h"
 #include "broker/admin/admin_server.h"
 #include "broker/config/config.h"
 #include "broker/core/event_loop.h"
@@ -25,6 +26,7 @@
 #include "broker/router/dispatcher.h"
 #include "broker/router/router.h"
 #include "protocols/amqp/server.h"
+#include "protocols/coap/server.h"
 #include "protocols/mqtt/server/server.h"
 #include "storage/rocks_queue_store.h"
 
@@ -53,6 +55,7 @@ class Daemon {
  private:
   Daemon() = default;
   core::Status start_listeners(const config::Config& config);
+  core::Status start_bridge(const config::Config& config);
 
   std::atomic<bool> ready_{false};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
@@ -65,7 +68,9 @@ class Daemon {
   std::unique_ptr<storage::RocksQueueStore> store_;
   std::vector<std::unique_ptr<mqtt::MqttServer>> mqtt_;
   std::vector<std::unique_ptr<amqp::AmqpServer>> amqp_;
+  std::vector<std::unique_ptr<coap::CoapServer>> coap_;
   std::unique_ptr<broker::AdminServer> admin_;
+  std::unique_ptr<bridge::Bridge> bridge_;  // null when no route names an upstream
   std::shared_ptr<iothub::TokenStore> tokens_ = std::make_shared<iothub::TokenStore>();
   std::thread io_thread_;
   bool shut_down_ = false;

@@ -1,0 +1,56 @@
+#include "bridge/bridge.h"
+
+#include <future>
+
+namespace holdfast::bridge {
+
+core::Result<std::unique_ptr<Bridge>> Bridge::start(core::QueueStore& store,
+                                                    std::vector<ForwarderOptions> upstreams) {
+  std::unique_ptr<Bridge> b(new Bridge());
+  b->loop_ = std::make_unique<core::EventLoop>();
+  if (!b->loop_->status().ok()) return core::error(b->loop_->status());
+  for (auto& o : upstreams) {
+    b->names_.push_back(o.upstream);
+    b->forwarders_.push_back(std::make_unique<Forwarder>(*b->loop_, store, std::move(o)));
+  }
+  Bridge* raw = b.get();
+  b->loop_->post([raw] {
+    for (auto& f : raw->forwarders_) f->start();  // DNS and connect happen here, not on main
+  });
+  b->thread_ = std::thread([raw] { raw->loop_->run(); });
+  return b;
+}
+
+Bridge::~Bridge() {
+  stop();
+}
+
+void Bridge::stop() {
+  if (!thread_.joinable()) return;
+  std::promise<void> stopped;
+  loop_->post([this, &stopped] {
+    for (auto& f : forwarders_) f->stop();
+    // One more turn lets the close frames go out; then no further store calls are made.
+    loop_->post([this, &stopped] {
+      forwarders_.clear();
+      loop_->stop();
+      stopped.set_value();
+    });
+  });
+  stopped.get_future().wait();
+  thread_.join();
+}
+
+void Bridge::notify(const std::string& queue) {
+  for (auto& f : forwarders_) f->notify(queue);
+}
+
+std::vector<Bridge::UpstreamStats> Bridge::stats() const {
+  std::vector<UpstreamStats> out;
+  for (std::size_t i = 0; i < forwarders_.size(); ++i) {
+    out.push_back({names_[i], &forwarders_[i]->stats()});
+  }
+  return out;
+}
+
+}  // namespace holdfast::bridge

@@ -1,0 +1,44 @@
+#pragma once
+// Bridge: the thread that forwards queues upstream. One EventLoop (the bridge thread) runs a
+// Forwarder per configured upstream; they read and commit through the QueueStore interface
+// only, like any other consumer.
+//
+// Concurrency: start() and stop() on the main thread; notify() and stats() from any thread.
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bridge/forwarder.h"
+#include "broker/core/event_loop.h"
+#include "broker/core/queue_store.h"
+
+namespace holdfast::bridge {
+
+class Bridge {
+ public:
+  // Starts the bridge thread with one Forwarder per entry. `store` must outlive stop().
+  static core::Result<std::unique_ptr<Bridge>> start(core::QueueStore& store,
+                                                     std::vector<ForwarderOptions> upstreams);
+  ~Bridge();
+  // Closes the upstream connections (politely, for a moment) and joins the thread. After it
+  // returns no store call is made any more.
+  void stop();
+  // `queue` grew (the router's append listener calls this on the io thread).
+  void notify(const std::string& queue);
+
+  struct UpstreamStats {
+    std::string name;
+    const ForwarderStats* stats;
+  };
+  std::vector<UpstreamStats> stats() const;
+
+ private:
+  Bridge() = default;
+  std::unique_ptr<core::EventLoop> loop_;
+  std::vector<std::unique_ptr<Forwarder>> forwarders_;
+  std::vector<std::string> names_;
+  std::thread thread_;
+};
+
+}  // namespace holdfast::bridge

@@ -1,0 +1,432 @@
+#include "bridge/forwarder.h"
+
+#include <algorithm>
+
+#include "broker/core/address.h"
+#include "broker/core/log.h"
+#include "broker/iothub/device_keys.h"
+#include "broker/iothub/token_store.h"
+#include "protocols/amqp/message_codec.h"
+
+namespace holdfast::bridge {
+namespace {
+
+constexpr std::string_view kLog = "bridge";
+
+std::int64_t epoch_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+enum class Kind { kPermanent, kQuota, kTransient };
+
+Kind classify(const std::string& condition) {
+  static const std::set<std::string> kPermanent = {
+      "amqp:link:message-size-exceeded", "amqp:decode-error", "amqp:invalid-field",
+      "com.microsoft:argument-error",    "amqp:not-allowed",  "amqp:not-found"};
+  if (kPermanent.contains(condition)) return Kind::kPermanent;
+  if (condition == "amqp:resource-limit-exceeded") return Kind::kQuota;
+  return Kind::kTransient;
+}
+
+std::string device_of_message(const core::Message& m) {
+  if (!m.origin.device_id.empty()) return m.origin.device_id;
+  auto d = core::parse_device_address(m.address);
+  return d ? d->device_id : std::string();
+}
+
+}  // namespace
+
+Forwarder::Forwarder(core::EventLoop& loop, core::QueueStore& store, ForwarderOptions options)
+    : loop_(loop), store_(store), options_(std::move(options)) {}
+
+Forwarder::~Forwarder() {
+  *alive_ = false;
+  loop_.cancel_timer(scan_timer_);
+  loop_.cancel_timer(reconnect_timer_);
+}
+
+template <typename F>
+void Forwarder::on_loop(F&& f) {
+  loop_.post([alive = std::weak_ptr<bool>(alive_), f = std::forward<F>(f)]() mutable {
+    if (alive.lock()) f();
+  });
+}
+
+void Forwarder::start() {
+  scan();
+  connect();
+}
+
+void Forwarder::stop() {
+  stopped_ = true;
+  loop_.cancel_timer(scan_timer_);
+  loop_.cancel_timer(reconnect_timer_);
+  if (hub_) hub_->close();
+}
+
+void Forwarder::notify(const std::string& queue) {
+  on_loop([this, queue] {
+    if (stopped_) return;
+    auto it = queues_.find(queue);
+    if (it == queues_.end()) {
+      if (options_.drains(queue)) add_queue(queue);
+      return;
+    }
+    it->second->at_end = false;
+    pump(*it->second);
+  });
+}
+
+void Forwarder::scan() {
+  if (stopped_) return;
+  store_.list_queues([this, alive = std::weak_ptr<bool>(alive_)](
+                         core::Result<std::vector<core::QueueStats>> result) {
+    if (!alive.lock()) return;
+    on_loop([this, result = std::move(result)] {
+      if (stopped_) return;
+      if (result) {
+        for (const auto& q : *result) {
+          if (!options_.drains(q.name)) continue;
+          if (!queues_.contains(q.name)) {
+            add_queue(q.name);
+          } else if (auto& state = *queues_[q.name]; state.at_end && q.next > state.next_read) {
+            state.at_end = false;  // grew without a notify()
+            pump(state);
+          }
+        }
+      }
+      scan_timer_ = loop_.add_timer(options_.rescan, [this] { scan(); });
+    });
+  });
+}
+
+void Forwarder::add_queue(const std::string& name) {
+  auto q = std::make_unique<Queue>();
+  q->name = name;
+  Queue* raw = q.get();
+  queues_.emplace(name, std::move(q));
+  store_.create_cursor(name, cursor(), [this, name](core::Result<core::Seq> pos) {
+    on_loop([this, name, pos = std::move(pos)] {
+      auto it = queues_.find(name);
+      if (it == queues_.end()) return;
+      if (!pos) {
+        core::log(core::LogLevel::kWarn, kLog,
+                  "cannot open queue '" + name + "': " + pos.error().message(), "cursor");
+        queues_.erase(it);
+        return;
+      }
+      Queue& q = *it->second;
+      q.cursor_ready = true;
+      q.committed = q.next_read = *pos;
+      pump(q);
+    });
+  });
+  (void)raw;
+}
+
+void Forwarder::pump(Queue& q) {
+  if (stopped_ || !q.cursor_ready) return;
+  if (Clock::now() < q.paused_until) return;
+  if (!q.at_end && !q.reading && q.ready.size() < options_.window) read(q);
+  if (!connected_ || q.device.empty()) return;
+  if (!q.token_presented) present_token(q);
+  if (q.link_ready) send(q);
+}
+
+void Forwarder::read(Queue& q) {
+  q.reading = true;
+  core::ReadRequest r;
+  r.from = q.next_read;
+  r.max_messages = options_.window;
+  r.max_bytes = 1 << 20;
+  std::string name = q.name;
+  std::uint64_t generation = q.generation;
+  store_.read(name, r, [this, name, generation](core::Result<core::ReadResult> result) {
+    on_loop([this, name, generation, result = std::move(result)]() mutable {
+      auto it = queues_.find(name);
+      if (it == queues_.end()) return;
+      Queue& q = *it->second;
+      q.reading = false;
+      if (generation != q.generation) {
+        pump(q);  // rewound meanwhile: read again from the new position
+        return;
+      }
+      if (!result) {
+        core::log(core::LogLevel::kWarn, kLog,
+                  "cannot read queue '" + name + "': " + result.error().message(), "read");
+        q.at_end = true;  // the next scan retries
+        return;
+      }
+      if (result->messages.empty()) {
+        q.at_end = true;
+        return;
+      }
+      for (auto& m : result->messages) {
+        if (m.seq < q.next_read) continue;  // from before a rewind
+        if (q.device.empty()) {
+          q.device = device_of_message(m.message);
+          if (!q.device.empty()) device_queue_[q.device] = q.name;
+        }
+        q.ready.push_back(std::move(m));
+      }
+      q.next_read = std::max(q.next_read, result->next);
+      pump(q);
+    });
+  });
+}
+
+void Forwarder::present_token(Queue& q) {
+  std::string token;
+  if (options_.keys) {
+    auto minted = options_.keys->mint(options_.hub.host, q.device, "",
+                                      epoch_s() + options_.token_lifetime.count());
+    if (!minted) {
+      core::log(core::LogLevel::kWarn, kLog,
+                "no key for device '" + q.device + "' in the device-keys file: its queue '" +
+                    q.name + "' waits",
+                "no-key");
+      return;
+    }
+    token = *minted;
+  } else if (options_.tokens) {
+    auto kept = options_.tokens->get(q.device, epoch_s());
+    if (!kept) {
+      core::log(core::LogLevel::kInfo, kLog,
+                "no valid token from device '" + q.device + "' yet (token passthrough): its "
+                    "messages wait",
+                "no-token");
+      return;  // the next scan tries again
+    }
+    token = kept->token;
+  } else {
+    return;
+  }
+  q.token_presented = true;
+  hub_->open_device(q.device, token);
+}
+
+Forwarder::Queue* Forwarder::queue_of_device(const std::string& device) {
+  auto it = device_queue_.find(device);
+  if (it == device_queue_.end()) return nullptr;
+  auto q = queues_.find(it->second);
+  return q == queues_.end() ? nullptr : q->second.get();
+}
+
+void Forwarder::send(Queue& q) {
+  while (!q.ready.empty() && q.inflight.size() < options_.window &&
+         hub_->credit(q.device) > 0) {
+    core::StoredMessage& m = q.ready.front();
+    std::string encoded = amqp::encode_message(m.message, 0);
+    if (!hub_->send(q.device, encoded, m.seq)) break;
+    q.inflight.emplace(m.seq, false);
+    q.ready.pop_front();
+  }
+  if (q.ready.size() < options_.window / 2 && !q.reading && !q.at_end) read(q);
+}
+
+void Forwarder::on_connected() {
+  connected_ = true;
+  stats_.connected = true;
+  ++stats_.connects;
+  reconnect_backoff_ = std::chrono::milliseconds(0);
+  core::log_info(kLog, "connected to " + options_.hub.host + ":" +
+                           std::to_string(options_.hub.port) + " (upstream '" +
+                           options_.upstream + "')");
+  last_failure_.clear();
+  for (auto& [name, q] : queues_) pump(*q);
+}
+
+void Forwarder::on_device_ready(const std::string& device) {
+  if (Queue* q = queue_of_device(device)) {
+    q->link_ready = true;
+    pump(*q);
+  }
+}
+
+void Forwarder::on_credit(const std::string& device) {
+  if (Queue* q = queue_of_device(device)) send(*q);
+}
+
+void Forwarder::on_device_refused(const std::string& device, const HubOutcome& why) {
+  Queue* q = queue_of_device(device);
+  if (!q) return;
+  q->token_presented = false;
+  q->link_ready = false;
+  rewind(*q, q->committed);
+  pause(*q, next_backoff(q->backoff),
+        "the hub refused device '" + device + "': " + why.condition + " " + why.description);
+}
+
+void Forwarder::on_settled(const std::string& device, std::uint64_t tag,
+                           const HubOutcome& outcome) {
+  Queue* q = queue_of_device(device);
+  if (!q) return;
+  auto seq = static_cast<core::Seq>(tag);
+  auto it = q->inflight.find(seq);
+  if (it == q->inflight.end()) return;  // from before a rewind
+  if (outcome.accepted) {
+    ++stats_.forwarded;
+    q->backoff = std::chrono::milliseconds(0);
+    settled_for_good(*q, seq);
+    send(*q);
+    return;
+  }
+  ++stats_.refused;
+  std::string reason = outcome.condition + (outcome.description.empty() ? "" : ": " + outcome.description);
+  switch (classify(outcome.condition)) {
+    case Kind::kPermanent: dead_letter(*q, seq, reason); break;
+    case Kind::kQuota:
+      rewind(*q, seq);
+      pause(*q, options_.quota_pause, "quota: " + reason);
+      break;
+    case Kind::kTransient:
+      rewind(*q, seq);
+      pause(*q, next_backoff(q->backoff), reason);
+      break;
+  }
+}
+
+void Forwarder::settled_for_good(Queue& q, core::Seq seq) {
+  q.inflight[seq] = true;
+  core::Seq upto = 0;
+  while (!q.inflight.empty() && q.inflight.begin()->second) {
+    upto = q.inflight.begin()->first;
+    q.inflight.erase(q.inflight.begin());
+  }
+  if (upto == 0) return;
+  q.committed = upto + 1;
+  q.commit_wanted = std::max(q.commit_wanted, upto);
+  commit(q);
+}
+
+void Forwarder::commit(Queue& q) {
+  if (q.committing || q.commit_wanted == 0) return;
+  q.committing = true;
+  core::Seq upto = q.commit_wanted;
+  std::string name = q.name;
+  store_.commit(name, cursor(), upto, [this, name, upto](core::Result<core::Seq> r) {
+    on_loop([this, name, upto, ok = r.has_value(),
+             why = r ? std::string() : r.error().message()] {
+      auto it = queues_.find(name);
+      if (it == queues_.end()) return;
+      Queue& q = *it->second;
+      q.committing = false;
+      if (!ok) {
+        core::log(core::LogLevel::kWarn, kLog, "cannot commit '" + name + "': " + why, "commit");
+      } else if (q.commit_wanted == upto) {
+        q.commit_wanted = 0;
+      }
+      commit(q);
+    });
+  });
+}
+
+void Forwarder::dead_letter(Queue& q, core::Seq seq, const std::string& reason) {
+  // Find the message again: it is stored, the read is cheap and keeps memory bounded.
+  core::ReadRequest r;
+  r.from = seq;
+  r.max_messages = 1;
+  std::string name = q.name;
+  store_.read(name, r, [this, name, seq, reason](core::Result<core::ReadResult> result) {
+    on_loop([this, name, seq, reason, result = std::move(result)]() mutable {
+      auto it = queues_.find(name);
+      if (it == queues_.end()) return;
+      if (!result || result->messages.empty() || result->messages[0].seq != seq) {
+        settled_for_good(*it->second, seq);  // gone meanwhile (purged, expired)
+        return;
+      }
+      core::AppendRequest a;
+      a.queue = "deadletter/" + name;
+      a.message = std::move(result->messages[0].message);
+      a.dead_letter = core::DeadLetterInfo{"upstream " + options_.upstream + ": " + reason,
+                                           name, seq, core::now_ms()};
+      std::vector<core::AppendRequest> batch;
+      batch.push_back(std::move(a));
+      store_.append(std::move(batch), [this, name, seq, reason](auto appended) {
+        on_loop([this, name, seq, reason, ok = appended.has_value()] {
+          auto it = queues_.find(name);
+          if (it == queues_.end()) return;
+          if (!ok) {
+            rewind(*it->second, seq);
+            pause(*it->second, next_backoff(it->second->backoff),
+                  "cannot dead-letter a refused message");
+            return;
+          }
+          ++stats_.dead_lettered;
+          core::log(core::LogLevel::kWarn, kLog,
+                    "message " + std::to_string(seq) + " of '" + name +
+                        "' dead-lettered: " + reason,
+                    "dead-letter");
+          settled_for_good(*it->second, seq);
+          send(*it->second);
+        });
+      });
+    });
+  });
+}
+
+void Forwarder::rewind(Queue& q, core::Seq from) {
+  // Everything from `from` on is sent again; what is settled for good stays counted.
+  for (auto it = q.inflight.lower_bound(from); it != q.inflight.end();) {
+    it = it->second ? std::next(it) : q.inflight.erase(it);
+  }
+  q.ready.clear();
+  q.next_read = from;
+  q.at_end = false;
+  ++q.generation;
+}
+
+void Forwarder::pause(Queue& q, std::chrono::milliseconds how_long, const std::string& why) {
+  q.backoff = how_long;
+  q.paused_until = Clock::now() + how_long;
+  core::log(core::LogLevel::kInfo, kLog,
+            "queue '" + q.name + "' pauses " + std::to_string(how_long.count()) + " ms: " + why,
+            "pause");
+  std::string name = q.name;
+  loop_.add_timer(how_long, [this, name, alive = std::weak_ptr<bool>(alive_)] {
+    if (!alive.lock()) return;
+    auto it = queues_.find(name);
+    if (it != queues_.end()) pump(*it->second);
+  });
+}
+
+std::chrono::milliseconds Forwarder::next_backoff(std::chrono::milliseconds previous) {
+  // Decorrelated jitter: random between the base and three times the previous pause, capped.
+  auto base = options_.backoff_initial.count();
+  auto high = std::max<std::int64_t>(base, previous.count() * 3);
+  std::uniform_int_distribution<std::int64_t> pick(base, high);
+  return std::chrono::milliseconds(std::min<std::int64_t>(pick(rng_), options_.backoff_max.count()));
+}
+
+void Forwarder::connect() {
+  if (stopped_) return;
+  hub_ = std::make_unique<HubConnection>(loop_, options_.hub, *this);
+  hub_->connect();
+}
+
+void Forwarder::on_disconnected(const core::Status& why) {
+  bool was_connected = connected_;
+  connected_ = false;
+  stats_.connected = false;
+  for (auto& [name, q] : queues_) {
+    q->token_presented = false;
+    q->link_ready = false;
+    q->inflight.clear();
+    rewind(*q, q->committed);
+  }
+  // The HubConnection reported from a posted task; drop it on the next turn.
+  loop_.post([old = std::shared_ptr<HubConnection>(std::move(hub_))] {});
+  if (stopped_) return;
+  if (!was_connected) ++stats_.connect_failures;
+  if (why.message() != last_failure_ || was_connected) {
+    core::log_warn(kLog, "upstream '" + options_.upstream + "' unavailable: " + why.message() +
+                             "; retrying with backoff (logged again when it changes)");
+    last_failure_ = why.message();
+  }
+  reconnect_backoff_ = next_backoff(reconnect_backoff_);
+  reconnect_timer_ = loop_.add_timer(reconnect_backoff_, [this] { connect(); });
+}
+
+}  // namespace holdfast::bridge

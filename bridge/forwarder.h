@@ -1,0 +1,150 @@
+#pragma once
+// Forwarder: drains the device queues routed to one upstream into IoT Hub, in order per device,
+// and moves each queue's cursor only past what the hub accepted.
+//
+// Operation
+//   Queues: every queue whose name a route to this upstream can produce (found by listing the
+//   store at start and every `rescan` interval, and on notify()). Each gets the cursor
+//   "bridge/{upstream}". The device of a queue is its messages' origin device id (else the
+//   device their address names).
+//   Per device: read ahead from the cursor, present a token (minted from the device keys, or in
+//   token-passthrough mode the token the device gave Holdfast: its messages wait while none is
+//   valid), then keep up to `window` transfers unsettled. Accepted transfers advance the cursor
+//   over the contiguous accepted prefix (one commit in flight per queue; later ones coalesce).
+//   Refusals, classified as IOTHUB.md lists them:
+//     permanent (message-size-exceeded, decode-error, invalid-field, argument-error, not-allowed,
+//       not-found)  -> the message goes to deadletter/{queue} with the condition as reason;
+//     quota (resource-limit-exceeded) -> the device pauses for `quota_pause`;
+//     anything else (throttled, timeouts, released, ...) -> the device backs off (exponential,
+//       decorrelated jitter) and resends from the refused message.
+//   A lost connection rewinds every queue to its cursor and reconnects forever with backoff;
+//   the state change is logged once, not per retry.
+//
+// Concurrency: bridge thread only (its EventLoop), except notify() and stats() (any thread).
+//
+// Limitations: a transient refusal inside a window lets later messages of that device reach
+// the hub before the refused one is resent (use window = 1 for strict order); resends after a
+// rewind are at-least-once (the hub may get a message twice). Tokens are renewed by
+// reconnecting before they expire.
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+
+#include "bridge/hub_connection.h"
+#include "broker/core/event_loop.h"
+#include "broker/core/queue_store.h"
+
+namespace holdfast::iothub {
+class DeviceKeys;
+class TokenStore;
+}  // namespace holdfast::iothub
+
+namespace holdfast::bridge {
+
+struct ForwarderOptions {
+  std::string upstream = "hub";
+  HubConnectionOptions hub;
+  std::shared_ptr<const iothub::DeviceKeys> keys;  // mint tokens; null: token passthrough
+  std::shared_ptr<iothub::TokenStore> tokens;      // the tokens devices gave Holdfast
+  std::function<bool(const std::string& queue)> drains;  // whether this upstream drains a queue
+  std::uint32_t window = 100;  // unsettled transfers per device
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{60'000};
+  std::chrono::milliseconds quota_pause{60'000};
+  std::chrono::milliseconds rescan{1'000};
+  std::chrono::seconds token_lifetime{3600};
+};
+
+struct ForwarderStats {
+  std::atomic<bool> connected{false};
+  std::atomic<std::uint64_t> forwarded{0};      // accepted by the hub
+  std::atomic<std::uint64_t> refused{0};        // transfers refused (each attempt)
+  std::atomic<std::uint64_t> dead_lettered{0};  // refused for good
+  std::atomic<std::uint64_t> connects{0};       // successful connections
+  std::atomic<std::uint64_t> connect_failures{0};
+};
+
+class Forwarder final : public HubConnection::Listener {
+ public:
+  Forwarder(core::EventLoop& loop, core::QueueStore& store, ForwarderOptions options);
+  ~Forwarder() override;
+
+  // Bridge thread: starts scanning and connecting.
+  void start();
+  // Bridge thread: closes the upstream connection; no more store calls are made.
+  void stop();
+  // Any thread: `queue` has new messages.
+  void notify(const std::string& queue);
+  const ForwarderStats& stats() const { return stats_; }
+
+  // HubConnection::Listener
+  void on_connected() override;
+  void on_device_ready(const std::string& device) override;
+  void on_device_refused(const std::string& device, const HubOutcome& why) override;
+  void on_credit(const std::string& device) override;
+  void on_settled(const std::string& device, std::uint64_t tag, const HubOutcome& outcome) override;
+  void on_disconnected(const core::Status& why) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Queue {
+    std::string name;
+    std::string device;
+    bool cursor_ready = false;
+    core::Seq committed = 1;  // the cursor's position: first seq not yet committed
+    core::Seq next_read = 1;
+    bool reading = false;
+    std::uint64_t generation = 0;  // bumped by rewind(): a read from before it is ignored
+    bool at_end = false;
+    std::deque<core::StoredMessage> ready;
+    std::map<core::Seq, bool> inflight;  // sent: seq -> settled for good (accepted/dead-lettered)
+    bool token_presented = false;
+    bool link_ready = false;
+    Clock::time_point paused_until{};
+    std::chrono::milliseconds backoff{0};
+    bool committing = false;
+    core::Seq commit_wanted = 0;
+  };
+
+  void scan();
+  void add_queue(const std::string& name);
+  void pump(Queue& q);
+  void read(Queue& q);
+  void send(Queue& q);
+  void present_token(Queue& q);
+  void settled_for_good(Queue& q, core::Seq seq);
+  void commit(Queue& q);
+  void dead_letter(Queue& q, core::Seq seq, const std::string& reason);
+  void pause(Queue& q, std::chrono::milliseconds how_long, const std::string& why);
+  void rewind(Queue& q, core::Seq from);
+  void connect();
+  Queue* queue_of_device(const std::string& device);
+  std::chrono::milliseconds next_backoff(std::chrono::milliseconds previous);
+  std::string cursor() const { return "bridge/" + options_.upstream; }
+  template <typename F>
+  void on_loop(F&& f);  // runs f on the loop if this forwarder still exists
+
+  core::EventLoop& loop_;
+  core::QueueStore& store_;
+  ForwarderOptions options_;
+  ForwarderStats stats_;
+  std::unique_ptr<HubConnection> hub_;
+  bool connected_ = false;
+  bool stopped_ = false;
+  std::chrono::milliseconds reconnect_backoff_{0};
+  std::string last_failure_;  // logged once per distinct failure
+  std::map<std::string, std::unique_ptr<Queue>> queues_;
+  std::map<std::string, std::string> device_queue_;  // device -> queue
+  core::EventLoop::TimerId scan_timer_ = 0;
+  core::EventLoop::TimerId reconnect_timer_ = 0;
+  std::mt19937 rng_{std::random_device{}()};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace holdfast::bridge
