@@ -219,6 +219,17 @@ void Forwarder::send(Queue& q) {
          hub_->credit(q.device) > 0) {
     core::StoredMessage& m = q.ready.front();
     std::string encoded = amqp::encode_message(m.message, 0);
+    std::uint64_t max = hub_->max_message_size(q.device);
+    if (max > 0 && encoded.size() > max) {
+      // The hub would detach the link over it: refuse it here, for good.
+      core::Seq seq = m.seq;
+      q.inflight.emplace(seq, false);
+      q.ready.pop_front();
+      dead_letter(q, seq,
+                  "amqp:link:message-size-exceeded: " + std::to_string(encoded.size()) +
+                      " bytes, the hub takes at most " + std::to_string(max));
+      continue;
+    }
     if (!hub_->send(q.device, encoded, m.seq)) break;
     q.inflight.emplace(m.seq, false);
     q.ready.pop_front();

@@ -403,6 +403,12 @@ int HubConnection::credit(const std::string& device) const {
   return std::max(0, pn_link_credit(it->second->link));
 }
 
+std::uint64_t HubConnection::max_message_size(const std::string& device) const {
+  auto it = devices_.find(device);
+  if (it == devices_.end() || !it->second->link) return 0;
+  return pn_link_remote_max_message_size(it->second->link);
+}
+
 bool HubConnection::send(const std::string& device, const std::string& encoded,
                          std::uint64_t tag) {
   auto it = devices_.find(device);

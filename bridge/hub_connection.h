@@ -72,6 +72,9 @@ class HubConnection {
   void open_device(const std::string& device, const std::string& token);
   // Transfers available to the device's link now (0 until on_device_ready).
   int credit(const std::string& device) const;
+  // The largest message the hub takes on the device's link (its attach's max-message-size);
+  // 0 when unknown or unlimited.
+  std::uint64_t max_message_size(const std::string& device) const;
   // Sends one encoded message (header included) unsettled; `tag` comes back in on_settled.
   // Returns false when the device has no link or no credit.
   bool send(const std::string& device, const std::string& encoded, std::uint64_t tag);
