@@ -250,10 +250,26 @@ void Forwarder::on_connected() {
 }
 
 void Forwarder::on_device_ready(const std::string& device) {
-  if (Queue* q = queue_of_device(device)) {
-    q->link_ready = true;
-    pump(*q);
-  }
+  Queue* q = queue_of_device(device);
+  if (!q) return;
+  q->link_ready = true;
+  schedule_renewal(device);
+  pump(*q);
+}
+
+void Forwarder::schedule_renewal(const std::string& device) {
+  // Renew the token on the live connection at 80 % of its life, as the SDKs do.
+  auto renew_in =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.token_lifetime) * 8 / 10;
+  HubConnection* hub = hub_.get();
+  loop_.add_timer(renew_in, [this, device, hub, alive = std::weak_ptr<bool>(alive_)] {
+    if (!alive.lock() || hub_.get() != hub || !connected_) return;  // reconnected meanwhile
+    Queue* q = queue_of_device(device);
+    if (!q || !q->link_ready) return;
+    q->token_presented = false;
+    present_token(*q);
+    schedule_renewal(device);
+  });
 }
 
 void Forwarder::on_credit(const std::string& device) {

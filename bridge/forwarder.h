@@ -24,8 +24,9 @@
 //
 // Limitations: a transient refusal inside a window lets later messages of that device reach
 // the hub before the refused one is resent (use window = 1 for strict order); resends after a
-// rewind are at-least-once (the hub may get a message twice). Tokens are renewed by
-// reconnecting before they expire.
+// rewind are at-least-once (the hub may get a message twice). Tokens are renewed with a new
+// put-token at 80 % of their life. Not yet: the live share of the window (backlog and fresh
+// messages are sent in queue order), cloud-to-device messages, the MQTT upstream.
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -118,6 +119,7 @@ class Forwarder final : public HubConnection::Listener {
   void read(Queue& q);
   void send(Queue& q);
   void present_token(Queue& q);
+  void schedule_renewal(const std::string& device);
   void settled_for_good(Queue& q, core::Seq seq);
   void commit(Queue& q);
   void dead_letter(Queue& q, core::Seq seq, const std::string& reason);

@@ -81,11 +81,15 @@ class Hubsim:
         return [m for m in self.accepted() if m["device_id"] == device]
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
+        if not self.proc:
+            return
+        if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(timeout=30)
-        if self.proc:
-            self.stderr.close()
+        rc = self.proc.wait(timeout=30)
+        self.stderr.close()
+        if rc != 0:  # a crash, or a leak under the sanitizers
+            with open(os.path.join(self.workdir, "hubsim.stderr"), errors="replace") as f:
+                raise AssertionError(f"hubsim exited with {rc}:\n{f.read()[-3000:]}")
 
 
 class BridgeTest(test_mqtt.BrokerTest):
