@@ -422,6 +422,21 @@ bool Connection::authorized(const std::string& device_id) const {
 
 void Connection::authorize(const std::string& device_id, std::int64_t expiry_s) {
   authorized_[device_id] = expiry_s;
+  if (!server_.options().require_device_auth) return;
+  // As IoT Hub does: a connection whose device token expires (and was not renewed with a new
+  // put-token) is closed.
+  std::int64_t due_ms = (expiry_s + iothub::kSasExpirySkewSeconds - epoch_s()) * 1000 + 1000;
+  server_.loop().add_timer(
+      std::chrono::milliseconds(std::max<std::int64_t>(due_ms, 0)),
+      [weak = weak_from_this(), device_id] {
+        auto self = weak.lock();
+        if (!self || self->finished_ || self->authorized(device_id)) return;
+        core::log(core::LogLevel::kInfo, kLog,
+                  "closing the connection from " + self->peer_ + ": the SAS token of device '" +
+                      device_id + "' expired",
+                  "token-expired");
+        self->close(kUnauthorizedAccess, "the SAS token of device '" + device_id + "' expired");
+      });
 }
 
 core::Result<std::string> Connection::accept_token(std::string_view audience,

@@ -55,7 +55,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t link_count() const { return links_.size(); }
   std::chrono::steady_clock::time_point connected_at() const { return connected_at_; }
 
-  // Identity. A device is authorized on this connection by a valid token until it expires.
+  // Identity. A device is authorized on this connection by a valid token until it expires;
+  // with require_device_auth the connection is closed then unless a new token came.
   bool authorized(const std::string& device_id) const;
   void authorize(const std::string& device_id, std::int64_t expiry_s);
   // SASL PLAIN: "{id}@sas.{hub}" with a SAS token as password authorizes that device; any other

@@ -320,6 +320,16 @@ device_keys_file = "{keys}"
                                     token("dev9", key=OTHER_KEY, expiry=int(time.time()) - 3600))
         self.assertEqual(expired.properties["status-code"], 401)
 
+    def test_connection_closes_when_the_device_token_expires(self):
+        c = self.connect()
+        # se 298 s in the past: valid for 2 more seconds under the 5-minute clock-skew allowance.
+        _, reply = self.put_token(c, "dev1", token("dev1", expiry=int(time.time()) - 298))
+        self.assertEqual(reply.properties["status-code"], 200)
+        c.create_sender("devices/dev1/messages/events")
+        with self.assertRaises(ConnectionException) as caught:
+            c.wait(lambda: False, timeout=EVENT_TIMEOUT, msg="the close on token expiry")
+        self.assertIn("unauthorized-access", str(caught.exception))
+
     def test_sasl_plain_with_a_sas_token(self):
         c = self.connect(user="dev1@sas.myhub", password=token("dev1"),
                          allowed_mechs="PLAIN")
@@ -606,6 +616,7 @@ class CSdkDeviceTest(CbsTest):
     test_unlisted_device_is_passed_through_while_its_token_is_valid = None
     test_sasl_plain_with_a_sas_token = None
     test_sasl_offers_mssbcbs_and_accepts_it = None
+    test_connection_closes_when_the_device_token_expires = None
 
 
 def main():
