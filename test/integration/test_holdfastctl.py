@@ -22,6 +22,7 @@ import random
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -262,6 +263,22 @@ class QueuesTest(CtlTest):
 # ---- peek --------------------------------------------------------------------------------------
 
 
+def xtea_ecb_encrypt(data: bytes, key: bytes) -> bytes:
+    """XTEA written here from the 1997 description (big-endian words), independent of
+    tools/tea, so that holdfastctl's decryption is checked against another implementation."""
+    k = struct.unpack(">4I", key)
+    mask, delta, out = 0xFFFFFFFF, 0x9E3779B9, b""
+    for at in range(0, len(data), 8):
+        v0, v1 = struct.unpack(">2I", data[at:at + 8])
+        total = 0
+        for _ in range(32):
+            v0 = (v0 + ((((v1 << 4) ^ (v1 >> 5)) + v1) ^ (total + k[total & 3]))) & mask
+            total = (total + delta) & mask
+            v1 = (v1 + ((((v0 << 4) ^ (v0 >> 5)) + v0) ^ (total + k[(total >> 11) & 3]))) & mask
+        out += struct.pack(">2I", v0, v1)
+    return out
+
+
 class PeekTest(CtlTest):
 
     def test_binary_payload_as_hex_dump_by_default(self):
@@ -312,6 +329,19 @@ class PeekTest(CtlTest):
         r = self.ctl("peek", "iothub/many", "--max", 2)
         self.assertIn("holdfastctl peek 'iothub/many' --from 3", r.out)
         self.assertEqual(self.broker.depth("iothub/many"), 5, "peek must not consume")
+
+    def test_tea_key_shows_the_payload_decrypted_for_display_only(self):
+        key = bytes.fromhex("0123456712345678234567893456789a")
+        plain = b"temp=21.5;seq=7\x00"  # 16 bytes: two blocks
+        cipher = xtea_ecb_encrypt(plain, key)
+        self.pub("tea", cipher)
+        r = self.ctl("peek", "iothub/tea", "--tea-key", key.hex())
+        self.assertIn("decrypted   16 bytes (display only)", r.out)
+        self.assertIn("temp=21.5;seq=7", r.out)
+        stored = self.ctl_json("peek", "iothub/tea")["messages"][0]
+        self.assertEqual(base64.b64decode(stored["payload_base64"]), cipher, "stored as sent")
+        r = self.ctl("peek", "iothub/tea", "--tea-key", "0123", expect=2)
+        self.assertIn("32 hex digits", r.err)
 
     def test_unknown_queue_is_exit_4(self):
         r = self.ctl("peek", "iothub/nobody", expect=4)

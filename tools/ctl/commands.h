@@ -6,6 +6,9 @@
 // Thread: the main thread; every command blocks until it is done (queues --watch until
 // Ctrl-C).
 
+#include <optional>
+
+#include "tools/tea/tea.h"
 #include <cstdint>
 #include <string>
 
@@ -32,6 +35,8 @@ struct PeekOptions {
   std::size_t max = 10;
   PayloadFormat format = PayloadFormat::kAuto;
   std::size_t payload_bytes = 1024;  // 0: whole payloads
+  // --tea-key: also show each payload decrypted (display only; nothing stored changes).
+  std::optional<tea::Params> tea;
 };
 
 struct PurgeOptions {

@@ -106,6 +106,23 @@ int main(int argc, char** argv) {
                 "show at most this many bytes of each payload as hex or text (0: all)")
       ->type_name("N")
       ->capture_default_str();
+  std::string tea_key, tea_variant = "xtea", tea_mode = "ecb", tea_order = "big", tea_iv;
+  p->add_option("--tea-key", tea_key,
+                "also show each payload decrypted with this TEA/XTEA key (32 hex digits); for "
+                "display only, nothing stored changes")
+      ->type_name("HEX");
+  p->add_option("--tea-variant", tea_variant, "tea or xtea")
+      ->check(CLI::IsMember({"tea", "xtea"}))
+      ->capture_default_str();
+  p->add_option("--tea-mode", tea_mode, "ecb or cbc (with --tea-iv)")
+      ->check(CLI::IsMember({"ecb", "cbc"}))
+      ->capture_default_str();
+  p->add_option("--tea-iv", tea_iv, "CBC initial vector, 16 hex digits (default: zeros)")
+      ->type_name("HEX");
+  p->add_option("--tea-byte-order", tea_order,
+                "how the firmware reads 32-bit words from bytes: big or little (endian)")
+      ->check(CLI::IsMember({"big", "little"}))
+      ->capture_default_str();
 
   PurgeOptions purge;
   CLI::App* u = command(app, "purge",
@@ -161,6 +178,20 @@ int main(int argc, char** argv) {
                     : format == "text"   ? PayloadFormat::kText
                     : format == "base64" ? PayloadFormat::kBase64
                                          : PayloadFormat::kAuto;
+      if (!tea_key.empty()) {
+        holdfast::tea::Params t;
+        holdfast::tea::Key iv_key{};
+        if (!holdfast::tea::parse_key(tea_key, t.key) ||
+            (!tea_iv.empty() && !holdfast::tea::parse_key(tea_iv + std::string(16, '0'), iv_key))) {
+          std::cerr << "holdfastctl: --tea-key needs 32 hex digits and --tea-iv 16\n";
+          return kExitUsage;
+        }
+        for (int i = 0; i < 8; ++i) t.iv[i] = iv_key[i];
+        t.variant = tea_variant == "tea" ? holdfast::tea::Variant::kTea : holdfast::tea::Variant::kXtea;
+        t.mode = tea_mode == "cbc" ? holdfast::tea::Mode::kCbc : holdfast::tea::Mode::kEcb;
+        t.order = tea_order == "little" ? holdfast::tea::ByteOrder::kLittle : holdfast::tea::ByteOrder::kBig;
+        peek.tea = t;
+      }
       result = run_peek(g, peek);
     } else if (name == "purge") {
       result = run_purge(g, purge);

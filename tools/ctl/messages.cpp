@@ -68,6 +68,19 @@ void print_message(std::ostream& out, const json& m, const PeekOptions& o) {
   if (!payload) out << " (the source sent undecodable base64)";
   out << "\n";
   print_payload(out, bytes, format, o.payload_bytes, "    ");
+  if (o.tea) {
+    if (bytes.size() % 8 != 0) {
+      out << "  decrypted   (not a whole number of 8-byte blocks: not TEA-encrypted?)\n";
+    } else {
+      std::string plain = tea::decrypt(bytes, *o.tea);
+      PayloadFormat shown = o.format == PayloadFormat::kAuto
+                                ? (is_printable_text(plain) ? PayloadFormat::kText
+                                                            : PayloadFormat::kHex)
+                                : format;
+      out << "  decrypted   " << count(plain.size(), "byte") << " (display only)\n";
+      print_payload(out, plain, shown, o.payload_bytes, "    ");
+    }
+  }
 }
 
 // Progress of a long export, on stderr: rewritten in place on a terminal, else a line every

@@ -13,12 +13,14 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "broker/iothub/sas.h"
 #include "tools/devsim/amqp_device.h"
+#include "tools/tea/tea.h"
 
 namespace {
 
@@ -65,6 +67,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   amqp->add_option("--seed", seed, "Random seed of the payloads")->capture_default_str();
   amqp->add_option("--timeout-ms", o.timeout_ms, "Give up after this long")->capture_default_str();
+  std::string tea_key;
+  bool tea_classic = false;
+  amqp->add_option("--tea-key", tea_key,
+                   "Encrypt each payload with this XTEA key (32 hex digits; ECB, big-endian "
+                   "words, zero padding), as devices that cannot do TLS do")
+      ->type_name("HEX");
+  amqp->add_flag("--tea-classic", tea_classic, "TEA instead of XTEA");
   CLI11_PARSE(app, argc, argv);
 
   if (o.sas_token.empty()) {
@@ -85,6 +94,16 @@ int main(int argc, char** argv) {
     o.sas_token = *token;
   }
 
+  std::optional<holdfast::tea::Params> tea;
+  if (!tea_key.empty()) {
+    holdfast::tea::Params p;
+    if (!holdfast::tea::parse_key(tea_key, p.key)) {
+      std::cerr << "holdfast-devsim: --tea-key needs 32 hex digits\n";
+      return 1;
+    }
+    p.variant = tea_classic ? holdfast::tea::Variant::kTea : holdfast::tea::Variant::kXtea;
+    tea = p;
+  }
   std::mt19937 rng(seed);
   std::vector<holdfast::devsim::DeviceMessage> messages;
   for (std::size_t i = 0; i < count; ++i) {
@@ -95,6 +114,7 @@ int main(int argc, char** argv) {
     m.payload = {static_cast<char>(i >> 24), static_cast<char>(i >> 16),
                  static_cast<char>(i >> 8), static_cast<char>(i), '\0'};
     for (std::size_t b = 0; b < payload_bytes; ++b) m.payload += static_cast<char>(rng());
+    if (tea) m.payload = holdfast::tea::encrypt(m.payload, *tea);
     nlohmann::json line = {{"device", o.device_id},
                            {"message_id", m.message_id},
                            {"seq", i},
