@@ -24,7 +24,8 @@ enum class Kind { kPermanent, kQuota, kTransient };
 Kind classify(const std::string& condition) {
   static const std::set<std::string> kPermanent = {
       "amqp:link:message-size-exceeded", "amqp:decode-error", "amqp:invalid-field",
-      "com.microsoft:argument-error",    "amqp:not-allowed",  "amqp:not-found"};
+      "com.microsoft:argument-error",    "amqp:not-allowed",  "amqp:not-found",
+      "amqp:unauthorized-access",        "com.microsoft:iot-hub-suspended"};
   if (kPermanent.contains(condition)) return Kind::kPermanent;
   if (condition == "amqp:resource-limit-exceeded") return Kind::kQuota;
   return Kind::kTransient;

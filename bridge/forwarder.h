@@ -13,10 +13,14 @@
 //   over the contiguous accepted prefix (one commit in flight per queue; later ones coalesce).
 //   Refusals, classified as IOTHUB.md lists them:
 //     permanent (message-size-exceeded, decode-error, invalid-field, argument-error, not-allowed,
-//       not-found)  -> the message goes to deadletter/{queue} with the condition as reason;
+//       not-found, unauthorized-access, iot-hub-suspended) -> the message goes to
+//       deadletter/{queue} with the condition as reason; the device's other messages go on;
 //     quota (resource-limit-exceeded) -> the device pauses for `quota_pause`;
 //     anything else (throttled, timeouts, released, ...) -> the device backs off (exponential,
 //       decorrelated jitter) and resends from the refused message.
+//   A refused put-token (CBS 401) or a refused link holds that device's queue (backing off, the
+//   reason logged) until the hub takes its token: a key problem is fixed by the operator, and
+//   dead-lettering every message meanwhile would help nobody.
 //   A lost connection rewinds every queue to its cursor and reconnects forever with backoff;
 //   the state change is logged once, not per retry.
 //

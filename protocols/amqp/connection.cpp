@@ -458,6 +458,9 @@ core::Result<std::string> Connection::accept_token(std::string_view audience,
     core::Status s =
         keys->verify(*token, now, resource->host, resource->device_id, resource->module_id);
     if (!s.ok()) return core::error(s);
+  } else if (server_.options().require_known_devices) {
+    return core::error(core::Code::kUnauthenticated,
+                       "device '" + resource->device_id + "' is not registered");
   } else {
     if (token->se + iothub::kSasExpirySkewSeconds < now) {
       return core::error(core::Code::kUnauthenticated, "SAS token expired");

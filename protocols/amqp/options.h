@@ -38,6 +38,9 @@ struct AmqpOptions {
   std::size_t max_buffered_live = 1000;
   // Links to devices/{id}/... need a valid SAS token for that id (CBS put-token or SASL PLAIN).
   bool require_device_auth = false;
+  // Tokens of devices the device keys do not list are refused (IoT Hub's registry semantics,
+  // for the hub emulator); otherwise they pass through with only their expiry checked.
+  bool require_known_devices = false;
   std::string container_id = "holdfast";
   // TLS (AMQPS, 5671): PEM certificate chain and key; with a CA file, clients must present a
   // certificate it signed. TLS 1.2 and later only.

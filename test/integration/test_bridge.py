@@ -113,6 +113,10 @@ class BridgeTest(test_mqtt.BrokerTest):
         devices = os.path.join(self.hubdir, "devices")
         with open(devices, "w") as f:
             f.write(f"dev1 {KEY1}\ndev2 {KEY2}\ndev3 {KEY1}\n")
+        # holdfastd's keys: the hub's, and dev4, which the hub does not know.
+        gateway_keys = os.path.join(self.hubdir, "gateway-keys")
+        with open(gateway_keys, "w") as f:
+            f.write(f"dev1 {KEY1}\ndev2 {KEY2}\ndev3 {KEY1}\ndev4 {KEY1}\n")
         self.hub = Hubsim(self.hubdir, devices)
         self.addCleanup(shutil.rmtree, self.hubdir, True)
         self.hub.start()
@@ -125,7 +129,7 @@ host = "localhost"
 port = {self.hub.amqp_port}
 ca_file = "{self.hub.tls_dir}/ca.pem"
 auth = "{self.AUTH}"
-{f'device_keys_file = "{devices}"' if self.AUTH == "device-keys" else ""}
+{f'device_keys_file = "{gateway_keys}"' if self.AUTH == "device-keys" else ""}
 window = {self.WINDOW}
 """}
         super().setUp()
@@ -219,14 +223,55 @@ window = {self.WINDOW}
         self.assertEqual(sha(dead[0]["payload"]), sha(big))
         self.assertIn("message-size-exceeded", dead[0]["dead_letter"]["reason"])
 
-    def test_a_refused_device_does_not_block_others(self):
+    def test_an_unauthorized_device_goes_to_dead_letters_and_others_flow(self):
         self.hub.faults(unauthorized_devices=["dev2"])
-        self.publish("dev2", [b"held"])
+        self.publish("dev2", [b"refused"])
         self.publish("dev1", [b"flows"])
         self.wait_forwarded("dev1", 1)
+        dead = wait_until(lambda: self.broker.peek_all("deadletter/iothub/dev2"), EVENT_TIMEOUT,
+                          "dev2's message dead-lettered")
+        self.assertEqual(dead[0]["payload"], b"refused")
+        self.assertIn("unauthorized-access", dead[0]["dead_letter"]["reason"])
         self.assertEqual(self.hub.of_device("dev2"), [])
         self.hub.faults(unauthorized_devices=[])
+        self.publish("dev2", [b"allowed again"])
         self.wait_forwarded("dev2", 1)
+
+    def test_a_device_whose_key_the_hub_refuses_is_held_and_others_flow(self):
+        # dev4 is in holdfastd's key file but not in the hub's registry: CBS answers 401.
+        self.publish("dev4", [b"held"])
+        self.publish("dev1", [b"flows"])
+        self.wait_forwarded("dev1", 1)
+        self.assertEqual(self.broker.depth("iothub/dev4"), 1, "dev4's message is kept")
+        self.assertIsNone(self.broker.queue("deadletter/iothub/dev4"))
+
+    def test_connection_drops_and_slow_acks_lose_nothing(self):
+        self.hub.faults(drop_after=7, ack_delay_ms=20)
+        bodies = [payload(self.rng, i, 40) for i in range(30)]
+        self.publish("dev1", bodies)
+        wait_until(lambda: self.hub.status()["dropped_connections"] >= 1, DRAIN_TIMEOUT,
+                   "the hub dropped the connection")
+        self.hub.faults(drop_after=0, ack_delay_ms=0)
+        wait_until(lambda: {m["sha256"] for m in self.hub.of_device("dev1")} >=
+                   {sha(b) for b in bodies}, DRAIN_TIMEOUT, "all 30 at the hub")
+        self.assert_in_order("dev1", bodies)
+
+
+    def test_an_untrusted_certificate_is_refused_and_logged(self):
+        other = os.path.join(self.hubdir, "other-ca")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=other",
+                        "-keyout", other + ".key", "-out", other + ".pem"],
+                       check=True, capture_output=True)
+        self.broker.stop()
+        self.broker.extra_config = self.broker.extra_config.replace(
+            f"{self.hub.tls_dir}/ca.pem", other + ".pem")
+        self.broker.start()
+        self.publish("dev1", [b"must not leave"])
+        wait_until(lambda: "certificate verify failed" in self.broker.log_text(), EVENT_TIMEOUT,
+                   "the TLS failure logged")
+        self.assertEqual(self.hub.of_device("dev1"), [])
+        self.assertEqual(self.broker.depth("iothub/dev1"), 1)
 
 
 class TokenPassthroughTest(BridgeTest):
@@ -240,7 +285,10 @@ class TokenPassthroughTest(BridgeTest):
     test_backlog_survives_a_holdfastd_restart = None
     test_throttling_delays_but_loses_nothing = None
     test_oversize_message_is_dead_lettered_and_the_rest_flows = None
-    test_a_refused_device_does_not_block_others = None
+    test_an_unauthorized_device_goes_to_dead_letters_and_others_flow = None
+    test_a_device_whose_key_the_hub_refuses_is_held_and_others_flow = None
+    test_connection_drops_and_slow_acks_lose_nothing = None
+    test_an_untrusted_certificate_is_refused_and_logged = None
 
     def device(self, device: str, key: str) -> PahoClient:
         c = PahoClient(self.broker.mqtt_port, device)

@@ -46,6 +46,7 @@ Hub::Hub(HubOptions options) : options_(std::move(options)) {
   o.port = options_.amqp_port;
   o.max_message_bytes = 256 * 1024;  // IoT Hub's limit for a message or a batch
   o.require_device_auth = true;
+  o.require_known_devices = true;
   o.device_keys = options_.devices;
   o.container_id = gateway_container_id();
   o.tls = options_.tls;
