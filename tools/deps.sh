@@ -13,9 +13,11 @@ packages=(
   libcli11-dev                      # tools (command lines)
   libpaho-mqtt-dev                  # tools/bench (mqtt)
   libqpid-proton11-dev              # protocols/amqp (Qpid Proton-C)
+  libcoap3-dev                      # protocols/coap (libcoap 4.3, OpenSSL build for DTLS)
   libgtest-dev libgmock-dev         # test/unit
   mosquitto-clients python3-paho-mqtt python3-qpid-proton  # test/integration: clients
                                                             # nobody here wrote
+  libcoap3-bin                      # test/integration: coap-client-notls / -openssl
 )
 
 missing=()

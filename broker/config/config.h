@@ -113,6 +113,10 @@ struct ListenerSetting {
   bool require_device_auth = false;
   // AMQP: announced idle time-out; also the time allowed to finish SASL and OPEN.
   std::chrono::milliseconds idle_timeout{240'000};
+  // CoAP with tls (DTLS): file of "identity key-hex" lines; the identity is the device id.
+  std::string psk_file;
+  // CoAP: requests per second accepted from one source IP address; 0 = unlimited.
+  std::uint32_t rate_limit = 0;
 
   friend bool operator==(const ListenerSetting&, const ListenerSetting&) = default;
 };

@@ -115,6 +115,19 @@ void check_listener(const ListenerSetting& l, ElementProblems& problems) {
       {"ca_file", &l.ca_file},
   }};
   if (!problems.fine("tls")) return;
+  bool coap = l.protocol == core::Protocol::kCoap;
+  if (!coap && l.rate_limit != 0 && problems.fine("rate_limit")) {
+    problems.error("rate_limit", "is a CoAP setting; remove it from this listener");
+  }
+  if (!l.psk_file.empty() && problems.fine("psk_file") && (!coap || !l.tls)) {
+    problems.error("psk_file", "is for CoAP listeners with tls = true (DTLS) only");
+  }
+  if (coap && l.tls && !l.psk_file.empty()) {
+    // DTLS with pre-shared keys needs no certificate (without psk_file: the checks below).
+    check_file(problems, "psk_file", l.psk_file);
+    for (auto [key, value] : files) check_file(problems, key, *value);
+    return;
+  }
   if (!l.tls) {
     for (auto [key, value] : files) {
       if (!value->empty() && problems.fine(key)) {
@@ -297,10 +310,17 @@ Schema build() {
               flag("require_device_auth", &ListenerSetting::require_device_auth, "false",
                    "AMQP: links to devices/{id}/... need a valid SAS token for that device "
                    "($cbs put-token or SASL PLAIN)."),
-              duration("idle_timeout", &ListenerSetting::idle_timeout, "240s",
+              duration("idle_timeout", &ListenerSetting::idle_timeout, "4m",
                        "AMQP: silent connections are closed after this (announced to peers); "
                        "also the time to open one.")
                   .bounds(1000, kHour),
+              path("psk_file", &ListenerSetting::psk_file, "",
+                   "CoAP DTLS (tls = true): \"identity key-hex\" lines; a client's PSK identity is its "
+                   "device id."),
+              integer("rate_limit", &ListenerSetting::rate_limit, "0",
+                      "CoAP: requests per second from one source IP address, beyond which 4.29 "
+                      "answers; 0 = unlimited.")
+                  .bounds(0, 1'000'000),
           },
       .default_elements = {{{"protocol", "mqtt"}}, {{"protocol", "amqp"}}, {{"protocol", "coap"}}},
       .complete =

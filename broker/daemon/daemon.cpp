@@ -160,6 +160,11 @@ core::Status Daemon::start_listeners(const config::Config& config) {
       o.max_body_bytes = l.max_packet_bytes;
       o.rate_limit = l.rate_limit;
       o.dtls = l.tls;
+      if (l.tls && l.psk_file.empty()) {
+        return {core::Code::kUnsupported, "coap listener on " + where +
+                                              ": DTLS with certificates is not supported yet; "
+                                              "give psk_file (pre-shared keys)"};
+      }
       if (l.tls) {
         auto psk = coap::PskKeys::load(l.psk_file);
         if (!psk) return psk.error();

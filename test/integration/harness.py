@@ -118,10 +118,13 @@ class Holdfastd:
 
     def __init__(self, binary: str, workdir: str, max_packet_bytes: str = "512KiB",
                  log_level: str = "debug", sync: str = "fsync", extra_config: str = "",
-                 amqp: bool = False, amqp_listener_config: str = ""):
+                 amqp: bool = False, amqp_listener_config: str = "",
+                 coap: bool = False, coap_listener_config: str = ""):
         self.extra_config = extra_config  # appended to the generated TOML
         self.amqp = amqp  # also an AMQP [[listener]] on amqp_port
         self.amqp_listener_config = amqp_listener_config  # extra keys of that listener
+        self.coap = coap  # also a CoAP [[listener]] (UDP) on coap_port
+        self.coap_listener_config = coap_listener_config  # extra keys of that listener
         self.binary = binary
         self.workdir = workdir
         self.max_packet_bytes = max_packet_bytes
@@ -134,6 +137,7 @@ class Holdfastd:
         self.mqtt_port: Optional[int] = None
         self.admin_port: Optional[int] = None
         self.amqp_port: Optional[int] = None
+        self.coap_port: Optional[int] = None
         self.proc: Optional[subprocess.Popen] = None
         self.expected_exit = False  # set by stop() and kill(): an exit is then no crash
         # Bypass any http_proxy from the environment: the admin endpoint is local.
@@ -153,7 +157,7 @@ protocol = "mqtt"
 bind = "{LOCALHOST}"
 port = {self.mqtt_port}
 max_packet_bytes = "{self.max_packet_bytes}"
-{self._amqp_listener()}
+{self._amqp_listener()}{self._coap_listener()}
 [admin]
 bind = "{LOCALHOST}"
 port = {self.admin_port}
@@ -178,6 +182,22 @@ max_packet_bytes = "{self.max_packet_bytes}"
 {self.amqp_listener_config}
 """
 
+    def _coap_listener(self) -> str:
+        if not self.coap:
+            return ""
+        return f"""
+[[listener]]
+protocol = "coap"
+bind = "{LOCALHOST}"
+port = {self.coap_port}
+max_packet_bytes = "{self.max_packet_bytes}"
+{self.coap_listener_config}
+"""
+
+    @property
+    def coap_url(self) -> str:
+        return f"coap://{LOCALHOST}:{self.coap_port}"
+
     @property
     def amqp_url(self) -> str:
         return f"amqp://{LOCALHOST}:{self.amqp_port}"
@@ -194,7 +214,7 @@ max_packet_bytes = "{self.max_packet_bytes}"
         self.expected_exit = False
         for attempt in range(3):
             if self.mqtt_port is None or new_ports or attempt > 0:
-                self.mqtt_port, self.admin_port, self.amqp_port = free_ports(3)
+                self.mqtt_port, self.admin_port, self.amqp_port, self.coap_port = free_ports(4)
             self.write_config()
             with open(self.stderr_path, "ab") as err:
                 self.proc = subprocess.Popen(

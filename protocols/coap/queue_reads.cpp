@@ -1,0 +1,126 @@
+#include "protocols/coap/queue_reads.h"
+
+#include <algorithm>
+
+#include "broker/core/log.h"
+#include "protocols/coap/errors.h"
+#include "protocols/coap/request.h"
+#include "protocols/coap/server.h"
+
+namespace holdfast::coap {
+
+// One waiting GET: a consumer with credit 1 until its message (or the wait) ends it.
+class QueueRead final : public Deferred, public core::QueueConsumer {
+ public:
+  QueueRead(CoapServer& server, std::string queue, bool peek)
+      : server_(server), queue_(std::move(queue)), peek_(peek) {}
+  ~QueueRead() override {
+    if (timer_) server_.loop().cancel_timer(timer_);
+    release();
+  }
+
+  void start(std::chrono::milliseconds wait) {
+    core::Status s = server_.consumers()->attach(queue_, this);
+    if (!s.ok()) return finish(response_for(s.code()), s.message());
+    attached_ = true;
+    timer_ = server_.loop().add_timer(wait, [this] {
+      timer_ = 0;
+      finish(kNotFound, "no message in '" + queue_ + "'");
+    });
+  }
+
+  std::size_t credit() const override { return answered_ ? 0 : 1; }
+
+  void deliver(core::QueueDelivery delivery) override {
+    if (answered_) {
+      // Cannot happen with credit 0; give it back rather than lose it.
+      server_.consumers()->settle(this, delivery.seq, core::Outcome::kReleased);
+      return;
+    }
+    server_.consumers()->settle(this, delivery.seq,
+                                peek_ ? core::Outcome::kReleased : core::Outcome::kAccepted);
+    seq_ = delivery.seq;
+    message_ = std::move(delivery.message);
+    has_message_ = true;
+    ++server_.mutable_stats().messages_out;
+    // detach() may not be called from inside deliver(): leave that to the loop.
+    server_.loop().post([alive = server_.alive(), server = &server_, id = id()] {
+      if (alive.expired()) return;
+      if (auto* read = static_cast<QueueRead*>(server->find(id))) read->release();
+    });
+    finish(kContent, {});
+  }
+
+  void respond(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
+               const coap_string_t* query, coap_pdu_t* response) override {
+    if (!has_message_) {
+      set_response(response, code_, diagnostic_);
+      return;
+    }
+    auto* body = new std::string(std::move(message_.payload));
+    std::uint16_t format = format_for(message_.properties.content_type).value_or(42);
+    // A separate response's PDU does not limit its size, so libcoap would not split the body
+    // by itself: name the block size (1 KiB, or the client's) and let it serve Block2.
+    coap_block_t block;
+    if (body->size() > 1024 && !coap_get_block(request, COAP_OPTION_BLOCK2, &block)) {
+      add_uint_option(response, COAP_OPTION_BLOCK2, 6);  // block 0, size 2^(6+4)
+    }
+    coap_add_data_large_response(
+        resource, session, request, response, query, format, -1, seq_, body->size(),
+        reinterpret_cast<const std::uint8_t*>(body->data()),
+        [](coap_session_t*, void* p) { delete static_cast<std::string*>(p); }, body);
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+  }
+
+ private:
+  void finish(ResponseCode code, std::string diagnostic) {
+    if (answered_) return;
+    answered_ = true;
+    code_ = code;
+    diagnostic_ = std::move(diagnostic);
+    if (timer_) {
+      server_.loop().cancel_timer(timer_);
+      timer_ = 0;
+    }
+    if (!has_message_) release();
+    server_.ready(id());
+  }
+  void release() {
+    if (!attached_) return;
+    attached_ = false;
+    server_.consumers()->detach(this);
+  }
+
+  CoapServer& server_;
+  std::string queue_;
+  bool peek_;
+  bool attached_ = false;
+  bool answered_ = false;
+  bool has_message_ = false;
+  core::EventLoop::TimerId timer_ = 0;
+  ResponseCode code_;
+  std::string diagnostic_;
+  core::Seq seq_ = 0;
+  core::Message message_;
+};
+
+void QueueReads::handle(coap_session_t* session, const coap_pdu_t* request, coap_pdu_t* response) {
+  const CoapOptions& options = server_.options();
+  auto address = address_from_path(uri_path(request));
+  if (!address) return set_response(response, kBadRequest, address.error().message());
+  auto query = parse_get_query(uri_query(request));
+  if (!query) return set_response(response, kBadRequest, query.error().message());
+  if (!server_.consumers() || !server_.consumers()->is_queue(*address)) {
+    return set_response(response, kNotFound, "'" + *address + "' is not a queue");
+  }
+  auto wait = std::min(query->wait.value_or(options.get_wait), options.max_get_wait);
+  auto read = std::make_unique<QueueRead>(server_, *address, query->peek);
+  QueueRead* raw = read.get();
+  if (server_.defer(session, request, std::move(read)) == 0) {
+    return set_response(response, kServiceUnavailable, "cannot defer the response",
+                        options.retry_after);
+  }
+  raw->start(wait);
+}
+
+}  // namespace holdfast::coap
