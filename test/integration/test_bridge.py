@@ -22,6 +22,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
+import paho.mqtt.client as paho
 from proton import Message
 from proton.utils import BlockingConnection
 
@@ -113,10 +114,12 @@ class BridgeTest(test_mqtt.BrokerTest):
         devices = os.path.join(self.hubdir, "devices")
         with open(devices, "w") as f:
             f.write(f"dev1 {KEY1}\ndev2 {KEY2}\ndev3 {KEY1}\n")
+            f.write("".join(f"bulk{i} {KEY2}\n" for i in range(10)))
         # holdfastd's keys: the hub's, and dev4, which the hub does not know.
         gateway_keys = os.path.join(self.hubdir, "gateway-keys")
         with open(gateway_keys, "w") as f:
             f.write(f"dev1 {KEY1}\ndev2 {KEY2}\ndev3 {KEY1}\ndev4 {KEY1}\n")
+            f.write("".join(f"bulk{i} {KEY2}\n" for i in range(10)))
         self.hub = Hubsim(self.hubdir, devices)
         self.addCleanup(shutil.rmtree, self.hubdir, True)
         self.hub.start()
@@ -202,6 +205,40 @@ window = {self.WINDOW}
         self.wait_forwarded("dev1", 10)
         self.assert_in_order("dev1", bodies)
 
+    def test_100k_backlog_with_sigkills_during_outage_and_drain(self):
+        n, devices = int(os.environ.get("HOLDFAST_IT_BACKLOG", "100000")), 10
+        self.hub.faults(outage=True)
+        sent = {f"bulk{d}": [] for d in range(devices)}
+        c = paho.Client("filler")
+        c.max_inflight_messages_set(200)
+        c.max_queued_messages_set(0)  # unlimited: the client queues while the window is full
+        c.connect(LOCALHOST, self.broker.mqtt_port)
+        c.loop_start()
+        infos = []
+        for i in range(n):
+            device = f"bulk{i % devices}"
+            body = i.to_bytes(4, "big") + b"\x00" + self.rng.randbytes(32)
+            sent[device].append(body)
+            infos.append(c.publish(f"devices/{device}/messages/events", body, qos=1))
+            if len(infos) == 20000 or i == n - 1:  # packet ids wrap at 65535: wait in chunks
+                for info in infos:
+                    info.wait_for_publish(timeout=EVENT_TIMEOUT * 4)
+                    self.assertTrue(info.is_published(), "a PUBACK never came")
+                infos = []
+        c.disconnect()
+        c.loop_stop()
+        self.broker.kill()  # during the outage, everything acknowledged
+        self.broker.restart()
+        self.hub.faults(outage=False)
+        wait_until(lambda: len(self.hub.accepted()) >= n // 3, DRAIN_TIMEOUT * 4,
+                   "a third drained", interval=0.5)
+        self.broker.kill()  # during the drain
+        self.broker.restart()
+        wait_until(lambda: len({m["sha256"] for m in self.hub.accepted()}) >= n,
+                   DRAIN_TIMEOUT * 4, f"all {n} at the hub", interval=0.5)
+        for device, bodies in sent.items():
+            self.assert_in_order(device, bodies)
+
     def test_throttling_delays_but_loses_nothing(self):
         self.hub.faults(throttle_per_s=5)
         bodies = [payload(self.rng, i, 40) for i in range(15)]
@@ -284,6 +321,7 @@ class TokenPassthroughTest(BridgeTest):
     test_outage_backlog_is_held_then_drained = None
     test_backlog_survives_a_holdfastd_restart = None
     test_throttling_delays_but_loses_nothing = None
+    test_100k_backlog_with_sigkills_during_outage_and_drain = None
     test_oversize_message_is_dead_lettered_and_the_rest_flows = None
     test_an_unauthorized_device_goes_to_dead_letters_and_others_flow = None
     test_a_device_whose_key_the_hub_refuses_is_held_and_others_flow = None
