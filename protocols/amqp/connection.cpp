@@ -356,7 +356,14 @@ void Connection::open_link(pn_link_t* l) {
     } else if (client_sends && device->endpoint == core::DeviceEndpoint::kEvents) {
       link = std::make_shared<IncomingLink>(*this, l, canonical, device->device_id, false);
     } else if (!client_sends && device->endpoint == core::DeviceEndpoint::kDeviceBound) {
-      link = std::make_shared<TopicLink>(*this, l, canonical, container_id_);
+      // Cloud-to-device: from a queue when the broker keeps one under this address (the hub
+      // emulator does), else live copies of what arrives for the device (with or without an
+      // MQTT-style property bag after it).
+      if (server_.consumers() && server_.consumers()->is_queue(canonical)) {
+        link = std::make_shared<QueueLink>(*this, l, canonical);
+      } else {
+        link = std::make_shared<TopicLink>(*this, l, canonical + "/#", container_id_);
+      }
     } else {
       refuse = kNotAllowed;
       why = "'" + raw + "' cannot be attached in that direction";

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <future>
 #include <random>
 
 #include "broker/core/log.h"
@@ -52,7 +53,8 @@ Hub::Hub(HubOptions options) : options_(std::move(options)) {
   o.tls = options_.tls;
   o.cert_file = options_.cert_file;
   o.key_file = options_.key_file;
-  amqp_ = std::make_unique<amqp::AmqpServer>(loop_, *this, *this, nullptr, o);
+  c2d_ = std::make_unique<C2dQueues>(loop_);
+  amqp_ = std::make_unique<amqp::AmqpServer>(loop_, *this, *this, c2d_.get(), o);
 }
 
 Hub::~Hub() {
@@ -200,6 +202,21 @@ void Hub::record(const core::Message& m) {
   std::string text = line.dump() + "\n";
   std::fwrite(text.data(), 1, text.size(), options_.record);
   std::fflush(options_.record);
+}
+
+core::Status Hub::send_c2d(const std::string& device, core::Message message) {
+  if (options_.devices->keys_for(device).empty()) {
+    return {core::Code::kNotFound, "device '" + device + "' is not registered"};
+  }
+  auto done = std::make_shared<std::promise<core::Status>>();
+  auto future = done->get_future();
+  loop_.post([this, device, done, message = std::move(message)]() mutable {
+    done->set_value(c2d_->send(device, std::move(message)));
+  });
+  if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    return {core::Code::kUnavailable, "the hub's loop did not answer"};
+  }
+  return future.get();
 }
 
 void Hub::subscribe(const std::string&, core::Subscriber*, core::SubscriptionOptions) {}

@@ -23,6 +23,7 @@
 #include "broker/core/subscriptions.h"
 #include "broker/iothub/device_keys.h"
 #include "protocols/amqp/server.h"
+#include "tools/hubsim/c2d.h"
 
 namespace holdfast::hubsim {
 
@@ -64,6 +65,10 @@ class Hub final : public core::Ingress, public core::SubscriptionRegistry {
   void set_faults(Faults faults);
   const HubStats& stats() const { return stats_; }
   std::size_t connections() const;
+  // Any thread; waits for the loop. Queues a cloud-to-device message for `device`.
+  // Errors: kNotFound (not registered), kResourceExhausted (50 waiting).
+  core::Status send_c2d(const std::string& device, core::Message message);
+  const C2dStats& c2d_stats() const { return c2d_->stats(); }
 
   // core::Ingress, on the loop thread: one device message.
   void submit(core::Message message, core::PublishOptions options,
@@ -81,6 +86,7 @@ class Hub final : public core::Ingress, public core::SubscriptionRegistry {
 
   HubOptions options_;
   core::EventLoop loop_;
+  std::unique_ptr<C2dQueues> c2d_;  // before amqp_, which refers to it
   std::unique_ptr<amqp::AmqpServer> amqp_;
   std::thread thread_;
   std::uint16_t amqp_port_ = 0;

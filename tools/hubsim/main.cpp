@@ -8,7 +8,9 @@
 // Control endpoint (HTTP on 127.0.0.1): GET /status; POST /faults with a JSON object of the
 // faults to change: {"outage": true} refuses connections, {"throttle_per_s": 10},
 // {"quota_exhausted": true}, {"unauthorized_devices": ["dev2"]}, {"drop_after": 100},
-// {"ack_delay_ms": 500}. Each key left out keeps its value.
+// {"ack_delay_ms": 500}. Each key left out keeps its value. POST /c2d with {"device": "dev1",
+// "payload_base64": "...", "message_id": "...", "properties": {...}} queues a cloud-to-device
+// message (at most 50 per device), delivered to the device's devicebound receiver.
 #include <httplib.h>
 #include <signal.h>
 
@@ -18,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/core/log.h"
+#include "broker/iothub/base64.h"
 #include "broker/iothub/device_keys.h"
 #include "tools/hubsim/hub.h"
 #include "tools/hubsim/tls_files.h"
@@ -112,6 +115,11 @@ int main(int argc, char** argv) {
                           {"refused", hub.stats().refused.load()},
                           {"dropped_connections", hub.stats().dropped_connections.load()},
                           {"connections", hub.connections()},
+                          {"c2d",
+                           {{"sent", hub.c2d_stats().sent.load()},
+                            {"completed", hub.c2d_stats().completed.load()},
+                            {"abandoned", hub.c2d_stats().abandoned.load()},
+                            {"rejected", hub.c2d_stats().rejected.load()}}},
                           {"faults", faults_json(hub.faults())}};
       res.set_content(j.dump() + "\n", "application/json");
     });
@@ -126,6 +134,36 @@ int main(int argc, char** argv) {
       }
       hub.set_faults(f);
       res.set_content(faults_json(f).dump() + "\n", "application/json");
+    });
+    control.Post("/c2d", [&](const httplib::Request& req, httplib::Response& res) {
+      holdfast::core::Message m;
+      std::string device;
+      try {
+        auto j = nlohmann::json::parse(req.body);
+        device = j.at("device").get<std::string>();
+        auto payload = holdfast::iothub::base64_decode(j.value("payload_base64", ""));
+        if (!payload) throw std::invalid_argument("payload_base64 is not base64");
+        m.payload = *payload;
+        m.properties.message_id = j.value("message_id", "");
+        m.properties.correlation_id = j.value("correlation_id", "");
+        m.properties.content_type = j.value("content_type", "");
+        for (const auto& [k, v] : j.value("properties", nlohmann::json::object()).items()) {
+          m.properties.user.emplace_back(k, v.get<std::string>());
+        }
+      } catch (const std::exception& e) {
+        res.status = 400;
+        res.set_content(nlohmann::json{{"error", e.what()}}.dump() + "\n", "application/json");
+        return;
+      }
+      m.address = "devices/" + device + "/messages/devicebound";
+      m.received_at_ms = holdfast::core::now_ms();
+      auto s = hub.send_c2d(device, std::move(m));
+      if (!s.ok()) {
+        res.status = s.code() == holdfast::core::Code::kNotFound ? 404 : 409;
+        res.set_content(nlohmann::json{{"error", s.message()}}.dump() + "\n", "application/json");
+        return;
+      }
+      res.set_content("{\"queued\": true}\n", "application/json");
     });
     if (!control.bind_to_port("127.0.0.1", control_port)) {
       std::cerr << "holdfast-hubsim: cannot listen on 127.0.0.1:" << control_port << "\n";
