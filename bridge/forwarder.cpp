@@ -205,7 +205,7 @@ void Forwarder::present_token(Queue& q) {
     return;
   }
   q.token_presented = true;
-  hub_->open_device(q.device, token);
+  hub_->open_device(q.device, token, static_cast<bool>(options_.deliver_c2d));
 }
 
 Forwarder::Queue* Forwarder::queue_of_device(const std::string& device) {
@@ -432,6 +432,60 @@ void Forwarder::connect() {
   if (stopped_) return;
   hub_ = std::make_unique<HubConnection>(loop_, options_.hub, *this);
   hub_->connect();
+}
+
+void Forwarder::on_c2d(const std::string& device, std::uint64_t id, std::string encoded) {
+  auto decoded = amqp::decode_message(encoded);
+  if (!decoded) {
+    core::log(core::LogLevel::kWarn, kLog,
+              "undecodable cloud-to-device message for '" + device + "': rejected",
+              "c2d-undecodable");
+    hub_->settle_c2d(id, HubConnection::C2dOutcome::kReject);
+    return;
+  }
+  core::Message m = amqp::to_core_message(std::move(*decoded));
+  // The address IoT Hub's MQTT devices expect: .../devicebound/{property bag}.
+  std::string bag;
+  auto add = [&bag](std::string_view k, const std::string& v) {
+    if (v.empty()) return;
+    bag += (bag.empty() ? "" : "&") + core::url_encode(k) + "=" + core::url_encode(v);
+  };
+  add("$.mid", m.properties.message_id);
+  add("$.cid", m.properties.correlation_id);
+  add("$.ct", m.properties.content_type);
+  for (const auto& [k, v] : m.properties.user) add(k, v);
+  m.address = "devices/" + device + "/messages/devicebound" + (bag.empty() ? "" : "/" + bag);
+  m.origin = {core::Protocol::kInternal, "bridge/" + options_.upstream, device};
+  m.received_at_ms = core::now_ms();
+  offer_c2d(device, id, std::move(m));
+}
+
+void Forwarder::offer_c2d(std::string device, std::uint64_t id, core::Message message) {
+  HubConnection* hub = hub_.get();
+  core::Message copy = message;
+  options_.deliver_c2d(std::move(copy), [this, hub, device, id, message = std::move(message),
+                                         alive = std::weak_ptr<bool>(alive_)](
+                                            core::Status status) mutable {
+    if (!alive.lock()) return;
+    on_loop([this, hub, device, id, status, message = std::move(message)]() mutable {
+      if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
+      if (status.ok()) {
+        ++stats_.c2d_delivered;
+        hub_->settle_c2d(id, HubConnection::C2dOutcome::kComplete);
+      } else if (status.code() == core::Code::kNotFound) {
+        // Nobody subscribed yet: keep it locked at the hub and offer it again later.
+        loop_.add_timer(options_.c2d_retry, [this, hub, device, id, message = std::move(message),
+                                             alive = std::weak_ptr<bool>(alive_)]() mutable {
+          if (alive.lock() && hub_.get() == hub) offer_c2d(device, id, std::move(message));
+        });
+      } else {
+        core::log(core::LogLevel::kInfo, kLog,
+                  "cloud-to-device message for '" + device + "' abandoned: " + status.message(),
+                  "c2d-abandoned");
+        hub_->settle_c2d(id, HubConnection::C2dOutcome::kAbandon);
+      }
+    });
+  });
 }
 
 void Forwarder::on_disconnected(const core::Status& why) {

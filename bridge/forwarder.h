@@ -29,8 +29,15 @@
 // Limitations: a transient refusal inside a window lets later messages of that device reach
 // the hub before the refused one is resent (use window = 1 for strict order); resends after a
 // rewind are at-least-once (the hub may get a message twice). Tokens are renewed with a new
-// put-token at 80 % of their life. Not yet: the live share of the window (backlog and fresh
-// messages are sent in queue order), cloud-to-device messages, the MQTT upstream.
+// put-token at 80 % of their life.
+//   Cloud-to-device: each device with a token also gets a receiver on its devicebound link; a
+// message goes to the local broker as devices/{id}/messages/devicebound[/{property bag}] (so
+// MQTT devices subscribed to .../devicebound/# and AMQP devicebound receivers get it) and is
+// completed at the hub once Holdfast delivered it (or stored it for an offline persistent MQTT
+// session); while no device subscribes it stays locked at the hub and is offered again every
+// `c2d_retry`. The device's own accept/reject is not relayed to the hub.
+// Not yet: the live share of the window (backlog and fresh messages go in queue order), C2D for
+// devices that have not sent anything, the MQTT upstream.
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -64,6 +71,10 @@ struct ForwarderOptions {
   std::chrono::milliseconds quota_pause{60'000};
   std::chrono::milliseconds rescan{1'000};
   std::chrono::seconds token_lifetime{3600};
+  // Cloud-to-device: hands a message from the hub to the local broker (any thread may call
+  // `done`; kNotFound means no local subscriber yet). Null: no C2D receivers are attached.
+  std::function<void(core::Message, std::function<void(core::Status)> done)> deliver_c2d;
+  std::chrono::milliseconds c2d_retry{2'000};  // a message nobody takes yet is offered again
 };
 
 struct ForwarderStats {
@@ -73,6 +84,7 @@ struct ForwarderStats {
   std::atomic<std::uint64_t> dead_lettered{0};  // refused for good
   std::atomic<std::uint64_t> connects{0};       // successful connections
   std::atomic<std::uint64_t> connect_failures{0};
+  std::atomic<std::uint64_t> c2d_delivered{0};  // cloud-to-device messages handed to devices
 };
 
 class Forwarder final : public HubConnection::Listener {
@@ -94,9 +106,11 @@ class Forwarder final : public HubConnection::Listener {
   void on_device_refused(const std::string& device, const HubOutcome& why) override;
   void on_credit(const std::string& device) override;
   void on_settled(const std::string& device, std::uint64_t tag, const HubOutcome& outcome) override;
+  void on_c2d(const std::string& device, std::uint64_t id, std::string encoded) override;
   void on_disconnected(const core::Status& why) override;
 
  private:
+  void offer_c2d(std::string device, std::uint64_t id, core::Message message);
   using Clock = std::chrono::steady_clock;
   struct Queue {
     std::string name;

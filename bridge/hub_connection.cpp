@@ -232,6 +232,13 @@ void HubConnection::arm_tick() {
                                 });
 }
 
+HubConnection::Device* HubConnection::device_of_c2d(pn_link_t* link) {
+  for (auto& [id, d] : devices_) {
+    if (d->c2d == link) return d.get();
+  }
+  return nullptr;
+}
+
 HubConnection::Device* HubConnection::device_of(pn_link_t* link) {
   for (auto& [id, d] : devices_) {
     if (d->link == link) return d.get();
@@ -262,6 +269,15 @@ void HubConnection::dispatch(pn_event_t* e) {
       pn_link_t* l = pn_delivery_link(dl);
       if (l == cbs_in_) {
         if (!pn_delivery_partial(dl)) on_cbs_reply(dl);
+      } else if (Device* c = device_of_c2d(l)) {
+        if (dl != pn_link_current(l) || pn_delivery_partial(dl)) break;
+        std::string bytes(pn_delivery_pending(dl), '\0');
+        if (!bytes.empty()) pn_link_recv(l, bytes.data(), bytes.size());
+        pn_link_advance(l);
+        std::uint64_t id = next_c2d_id_++;
+        c2d_unsettled_[id] = dl;
+        std::string device = c->id;
+        listener_.on_c2d(device, id, std::move(bytes));
       } else if (l == cbs_out_) {
         if (pn_delivery_remote_state(dl) != 0) pn_delivery_settle(dl);
       } else if (Device* d = device_of(l)) {
@@ -289,6 +305,11 @@ void HubConnection::dispatch(pn_event_t* e) {
     }
     case PN_LINK_REMOTE_CLOSE: {
       pn_link_t* l = pn_event_link(e);
+      if (Device* c = device_of_c2d(l)) {
+        c->c2d = nullptr;  // the events link carries on; C2D for this device stops
+        pn_link_close(l);
+        break;
+      }
       if (Device* d = device_of(l)) {
         HubOutcome why = outcome_of(pn_link_remote_condition(l));
         std::string id = d->id;
@@ -307,9 +328,11 @@ void HubConnection::dispatch(pn_event_t* e) {
   }
 }
 
-void HubConnection::open_device(const std::string& device, const std::string& token) {
+void HubConnection::open_device(const std::string& device, const std::string& token,
+                                bool receive_c2d) {
   if (failed_) return;
   tokens_to_send_[device] = token;
+  wants_c2d_[device] = receive_c2d;
   send_put_tokens();
   pump();
 }
@@ -394,7 +417,30 @@ void HubConnection::on_cbs_reply(pn_delivery_t* dl) {
   pn_terminus_set_address(pn_link_target(d->link), address.c_str());
   pn_link_set_snd_settle_mode(d->link, PN_SND_UNSETTLED);
   pn_link_open(d->link);
+  if (wants_c2d_[device]) {
+    std::string source = "amqps://" + options_.host + "/devices/" + device + "/messages/devicebound";
+    d->c2d = pn_receiver(session_, ("c2d-" + device).c_str());
+    pn_terminus_set_address(pn_link_source(d->c2d), source.c_str());
+    pn_terminus_set_address(pn_link_target(d->c2d), ("c2d-" + device).c_str());
+    pn_link_set_rcv_settle_mode(d->c2d, PN_RCV_FIRST);
+    pn_link_open(d->c2d);
+    pn_link_flow(d->c2d, 10);
+  }
   devices_.emplace(device, std::move(d));
+}
+
+void HubConnection::settle_c2d(std::uint64_t id, C2dOutcome outcome) {
+  auto it = c2d_unsettled_.find(id);
+  if (failed_ || it == c2d_unsettled_.end()) return;
+  pn_delivery_t* dl = it->second;
+  c2d_unsettled_.erase(it);
+  pn_link_t* l = pn_delivery_link(dl);
+  pn_delivery_update(dl, outcome == C2dOutcome::kComplete  ? PN_ACCEPTED
+                         : outcome == C2dOutcome::kAbandon ? PN_RELEASED
+                                                           : PN_REJECTED);
+  pn_delivery_settle(dl);
+  if (device_of_c2d(l)) pn_link_flow(l, 1);
+  schedule_pump();
 }
 
 int HubConnection::credit(const std::string& device) const {

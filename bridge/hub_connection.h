@@ -56,6 +56,9 @@ class HubConnection {
     virtual void on_credit(const std::string& device) = 0;
     virtual void on_settled(const std::string& device, std::uint64_t tag,
                             const HubOutcome& outcome) = 0;
+    // A cloud-to-device message for the device (its encoded AMQP message); answer with
+    // settle_c2d(id, ...). Only for devices opened with receive_c2d.
+    virtual void on_c2d(const std::string& device, std::uint64_t id, std::string encoded) = 0;
     // Called once; no other call follows.
     virtual void on_disconnected(const core::Status& why) = 0;
   };
@@ -68,8 +71,14 @@ class HubConnection {
   // Starts connecting. Errors are reported through on_disconnected (possibly before this
   // returns: the listener must tolerate that).
   void connect();
-  // Presents `token` for `device` (again, to renew it); attaches its link the first time.
-  void open_device(const std::string& device, const std::string& token);
+  // Presents `token` for `device` (again, to renew it); attaches its link the first time, and
+  // with `receive_c2d` also a receiver for its cloud-to-device messages.
+  void open_device(const std::string& device, const std::string& token, bool receive_c2d = false);
+  // How Holdfast dealt with a cloud-to-device message: IoT Hub's complete (accepted), abandon
+  // (released: the hub redelivers it) or reject (dead-lettered at the hub). Unknown ids (from
+  // before a reconnect) are ignored.
+  enum class C2dOutcome : std::uint8_t { kComplete, kAbandon, kReject };
+  void settle_c2d(std::uint64_t id, C2dOutcome outcome);
   // Transfers available to the device's link now (0 until on_device_ready).
   int credit(const std::string& device) const;
   // The largest message the hub takes on the device's link (its attach's max-message-size);
@@ -85,6 +94,7 @@ class HubConnection {
   struct Device {
     std::string id;
     struct pn_link_t* link = nullptr;
+    struct pn_link_t* c2d = nullptr;
     bool ready = false;
     std::map<struct pn_delivery_t*, std::uint64_t> unsettled;
   };
@@ -98,6 +108,7 @@ class HubConnection {
   void fail(const core::Status& why);
   void arm_tick();
   Device* device_of(struct pn_link_t* link);
+  Device* device_of_c2d(struct pn_link_t* link);
 
   core::EventLoop& loop_;
   HubConnectionOptions options_;
@@ -116,6 +127,9 @@ class HubConnection {
   std::uint64_t next_cbs_id_ = 1;
   std::map<std::uint64_t, std::string> cbs_pending_;          // message-id -> device
   std::map<std::string, std::string> tokens_to_send_;         // device -> token
+  std::map<std::string, bool> wants_c2d_;                     // device -> receive_c2d
+  std::map<std::uint64_t, struct pn_delivery_t*> c2d_unsettled_;
+  std::uint64_t next_c2d_id_ = 1;
   std::map<std::string, std::unique_ptr<Device>> devices_;
   core::EventLoop::TimerId tick_timer_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

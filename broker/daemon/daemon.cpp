@@ -118,6 +118,16 @@ core::Status Daemon::start_bridge(const config::Config& config) {
     o.hub.port = u.port;
     o.hub.ca_file = u.ca_file;
     o.window = u.window;
+    // Cloud-to-device messages enter the local broker on the io thread, like any publish.
+    o.deliver_c2d = [loop = loop_.get(), router = router_.get()](
+                        core::Message m, std::function<void(core::Status)> done) {
+      loop->post([router, m = std::move(m), done = std::move(done)]() mutable {
+        router->submit(std::move(m), core::PublishOptions{},
+                       [done = std::move(done)](core::Result<void> r) {
+                         done(r ? core::Status() : r.error());
+                       });
+      });
+    };
     o.drains = [table = std::make_shared<broker::RouteTable>(std::move(*table))](
                    const std::string& queue) { return table->names_queue(queue); };
     if (u.auth == config::UpstreamAuth::kDeviceKeys) {

@@ -70,6 +70,14 @@ class Hubsim:
         with self._http.open(f"http://{LOCALHOST}:{self.control_port}/status", timeout=5) as r:
             return json.loads(r.read())
 
+    def c2d(self, device: str, data: bytes, message_id: str = "", **properties) -> dict:
+        body = {"device": device, "payload_base64": base64.b64encode(data).decode(),
+                "message_id": message_id, "properties": properties}
+        req = urllib.request.Request(f"http://{LOCALHOST}:{self.control_port}/c2d",
+                                     data=json.dumps(body).encode(), method="POST")
+        with self._http.open(req, timeout=5) as r:
+            return json.loads(r.read())
+
     def faults(self, **changes) -> dict:
         req = urllib.request.Request(f"http://{LOCALHOST}:{self.control_port}/faults",
                                      data=json.dumps(changes).encode(), method="POST")
@@ -311,6 +319,48 @@ window = {self.WINDOW}
         self.assertEqual(self.broker.depth("iothub/dev1"), 1)
 
 
+    def c2d_completed(self) -> int:
+        return self.hub.status()["c2d"]["completed"]
+
+    def test_cloud_to_device_reaches_mqtt_and_amqp_devices(self):
+        # The bridge learns a device from its telemetry; then it also receives its C2D.
+        self.publish("dev1", [b"hello"])
+        self.publish("dev3", [b"hello"])
+        self.wait_forwarded("dev1", 1)
+        self.wait_forwarded("dev3", 1)
+        mqtt_device = PahoClient(self.broker.mqtt_port, "dev1")
+        self.addCleanup(mqtt_device.close)
+        mqtt_device.connect()
+        mqtt_device.subscribe([("devices/dev1/messages/devicebound/#", 1)])
+        c = BlockingConnection(self.broker.amqp_url, timeout=EVENT_TIMEOUT)
+        self.addCleanup(c.close)
+        amqp_device = c.create_receiver("devices/dev3/messages/devicebound", credit=5)
+        self.hub.c2d("dev1", b"\x00reboot", message_id="c-1", mode="fast")
+        [got] = mqtt_device.inbox.wait_count(1)
+        self.assertEqual(got.payload, b"\x00reboot")
+        self.assertTrue(got.topic.startswith("devices/dev1/messages/devicebound/"), got.topic)
+        self.assertIn("%24.mid=c-1", got.topic)
+        self.assertIn("mode=fast", got.topic)
+        self.hub.c2d("dev3", b"open valve", message_id="c-2")
+        m = amqp_device.receive(timeout=EVENT_TIMEOUT)
+        self.assertEqual(m.body, b"open valve")
+        wait_until(lambda: self.c2d_completed() == 2, EVENT_TIMEOUT, "both completed at the hub")
+
+    def test_cloud_to_device_waits_for_the_device_to_subscribe(self):
+        self.publish("dev2", [b"hello"])
+        self.wait_forwarded("dev2", 1)
+        self.hub.c2d("dev2", b"later", message_id="c-3")
+        wait_until(lambda: self.hub.status()["c2d"]["sent"] == 1, EVENT_TIMEOUT, "queued")
+        self.assertEqual(self.c2d_completed(), 0)
+        device = PahoClient(self.broker.mqtt_port, "dev2")
+        self.addCleanup(device.close)
+        device.connect()
+        device.subscribe([("devices/dev2/messages/devicebound/#", 1)])
+        [got] = device.inbox.wait_count(1)
+        self.assertEqual(got.payload, b"later")
+        wait_until(lambda: self.c2d_completed() == 1, EVENT_TIMEOUT, "completed at the hub")
+
+
 class TokenPassthroughTest(BridgeTest):
     """The gateway holds no keys: it forwards with the tokens devices logged in with."""
 
@@ -327,6 +377,8 @@ class TokenPassthroughTest(BridgeTest):
     test_a_device_whose_key_the_hub_refuses_is_held_and_others_flow = None
     test_connection_drops_and_slow_acks_lose_nothing = None
     test_an_untrusted_certificate_is_refused_and_logged = None
+    test_cloud_to_device_reaches_mqtt_and_amqp_devices = None
+    test_cloud_to_device_waits_for_the_device_to_subscribe = None
 
     def device(self, device: str, key: str) -> PahoClient:
         c = PahoClient(self.broker.mqtt_port, device)

@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
         m.properties.message_id = j.value("message_id", "");
         m.properties.correlation_id = j.value("correlation_id", "");
         m.properties.content_type = j.value("content_type", "");
-        for (const auto& [k, v] : j.value("properties", nlohmann::json::object()).items()) {
+        nlohmann::json props = j.value("properties", nlohmann::json::object());
+        for (const auto& [k, v] : props.items()) {
           m.properties.user.emplace_back(k, v.get<std::string>());
         }
       } catch (const std::exception& e) {
