@@ -346,7 +346,7 @@ class ConsumerTest(CoapTest):
         proc = subprocess.Popen(["stdbuf", "-oL", "coap-client-notls", "-v", "6", "-s", "60",
                                  "-B", "60", self.url("live/+")],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: (proc.kill(), proc.wait()))
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stdout.close()))
         lines, seen = [], threading.Condition()
 
         def read():
