@@ -2,6 +2,7 @@
 // compare them with targets; none of them asserts anything.
 #include <CLI/CLI.hpp>
 
+#include "tools/bench/amqp_bench.h"
 #include "tools/bench/coap_bench.h"
 #include "tools/bench/mqtt_bench.h"
 #include "tools/bench/store_bench.h"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   holdfast::bench::add_store_commands(app, exit_code);
   holdfast::bench::add_mqtt_commands(app, exit_code);
   holdfast::bench::add_coap_commands(app, exit_code);
+  holdfast::bench::add_amqp_commands(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }
