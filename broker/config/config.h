@@ -111,6 +111,12 @@ struct ListenerSetting {
   std::string ca_file;    // optional: CA to verify client certificates; exists when set
   // AMQP: links to devices/{id}/... need a valid SAS token for that id ($cbs or SASL PLAIN).
   bool require_device_auth = false;
+  // MQTT limits per client.
+  std::uint32_t max_subscriptions = 100;
+  std::uint32_t max_topic_bytes = 1024;
+  std::uint32_t receive_maximum = 256;
+  std::uint32_t max_inflight = 64;
+  std::uint32_t max_queued_messages = 1000;
   // AMQP: announced idle time-out; also the time allowed to finish SASL and OPEN.
   std::chrono::milliseconds idle_timeout{240'000};
   // CoAP with tls (DTLS): file of "identity key-hex" lines; the identity is the device id.

@@ -307,6 +307,23 @@ Schema build() {
                    "PEM private key of cert_file; required when tls = true."),
               path("ca_file", &ListenerSetting::ca_file, "",
                    "PEM CA bundle verifying client certificates; empty = clients need none."),
+              integer("max_subscriptions", &ListenerSetting::max_subscriptions, "100",
+                      "MQTT: most subscriptions per client; more are refused in the SUBACK.")
+                  .bounds(1, 100'000),
+              integer("max_topic_bytes", &ListenerSetting::max_topic_bytes, "1024",
+                      "MQTT: longest topic or filter; a longer one closes the connection.")
+                  .bounds(16, 65'535),
+              integer("receive_maximum", &ListenerSetting::receive_maximum, "256",
+                      "MQTT: QoS 1/2 publishes a client may have unacknowledged before reading "
+                      "pauses.")
+                  .bounds(1, 65'535),
+              integer("max_inflight", &ListenerSetting::max_inflight, "64",
+                      "MQTT: QoS 1/2 messages sent to a subscriber and not yet acknowledged.")
+                  .bounds(1, 65'535),
+              integer("max_queued_messages", &ListenerSetting::max_queued_messages, "1000",
+                      "MQTT: messages waiting for a slow or offline subscriber; beyond, the oldest "
+                      "is dropped.")
+                  .bounds(1, 10'000'000),
               flag("require_device_auth", &ListenerSetting::require_device_auth, "false",
                    "AMQP: links to devices/{id}/... need a valid SAS token for that device "
                    "($cbs put-token or SASL PLAIN)."),

@@ -219,6 +219,11 @@ core::Status Daemon::start_listeners(const config::Config& config) {
     o.port = l.port;
     o.max_connections = l.max_connections;
     o.max_packet_bytes = l.max_packet_bytes;
+    o.max_subscriptions_per_client = l.max_subscriptions;
+    o.max_topic_bytes = l.max_topic_bytes;
+    o.receive_maximum = static_cast<std::uint16_t>(l.receive_maximum);
+    o.max_inflight = static_cast<std::uint16_t>(l.max_inflight);
+    o.max_queued_messages = l.max_queued_messages;
     o.device_keys = keys;
     o.tokens = tokens_;
     auto server = std::make_unique<mqtt::MqttServer>(*loop_, *router_, *router_, o, store_.get());

@@ -142,6 +142,7 @@ void Dispatcher::detach(core::QueueConsumer* consumer) {
   if (!q.fresh.empty()) {
     q.next_read = q.fresh.begin()->first;
     q.fresh.clear();
+    q.fresh_bytes = 0;
     q.at_end = false;
   }
   drop_if_idle(name);
@@ -197,6 +198,11 @@ void Dispatcher::schedule_pump(QueueState& q) {
 }
 
 // Runs in posted tasks only: this is where consumers are called.
+std::size_t Dispatcher::held_bytes(const Held& held) {
+  return held.message.payload.size() +
+         (held.message.amqp_bare ? held.message.amqp_bare->size() : 0);
+}
+
 void Dispatcher::pump(QueueState& state) {
   const std::string name = state.name;
   const std::uint64_t id = state.id;
@@ -207,6 +213,7 @@ void Dispatcher::pump(QueueState& state) {
     bool redelivery = !q->again.empty();
     auto& from = redelivery ? q->again : q->fresh;
     auto node = from.extract(from.begin());
+    if (!redelivery) q->fresh_bytes -= std::min(q->fresh_bytes, held_bytes(node.mapped()));
     core::QueueDelivery delivery{name, node.key(), node.mapped().delivery_count,
                                  node.mapped().message};
     node.mapped().consumer = consumer;
@@ -243,7 +250,10 @@ void Dispatcher::read_more(QueueState& q) {
                          }));
     return;
   }
-  if (q.reading || q.at_end || q.fresh.size() >= options_.max_buffered) return;
+  if (q.reading || q.at_end || q.fresh.size() >= options_.max_buffered ||
+      q.fresh_bytes >= options_.max_buffered_bytes) {
+    return;
+  }
   q.reading = true;
   core::ReadRequest request;
   request.cursor = options_.cursor;
@@ -291,7 +301,8 @@ void Dispatcher::on_read(const std::string& queue, std::uint64_t id, core::Seq f
       return;
     }
     for (core::StoredMessage& m : result->messages) {
-      q->fresh.emplace(m.seq, Held{.message = std::move(m.message)});
+      auto [it, added] = q->fresh.emplace(m.seq, Held{.message = std::move(m.message)});
+      if (added) q->fresh_bytes += held_bytes(it->second);
     }
     q->next_read = std::max(q->next_read, result->next);
     if (result->messages.empty() && q->latest_appended < q->next_read) q->at_end = true;
