@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# How fast the bridge drains a backlog to IoT Hub (issue 6): holdfast-hubsim (the emulator, over
+# TLS with its generated CA) is put into an outage, `holdfast-bench mqtt` fills holdfastd with
+# MESSAGES 100-byte messages from DEVICES devices (queues iothub/dev{i}), the outage ends, and
+# the script times the drain from holdfastd's /metrics (holdfast_bridge_forwarded_total) until
+# every message is forwarded. It prints msgs/s and payload bytes/s of the drain, CPU seconds of
+# holdfastd and of the emulator per message, and holdfastd's RSS. Nothing is asserted.
+#
+#   bench/drain.sh                           # 1,000,000 messages from 100 devices
+#   MESSAGES=200000 DEVICES=10 bench/drain.sh
+# Environment: BUILD_DIR (default build/bench), JOBS (2), MESSAGES, DEVICES, WINDOW (the
+# upstream's window, default 64), TMPDIR (where the store goes: keep it on a real disk).
+# IoT Hub batches (issue 6's "batching on") are not possible with Debian's Proton 0.37, which
+# cannot set a transfer's message-format: every message is its own transfer here.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD_DIR:-$root/build/bench}
+messages=${MESSAGES:-1000000}
+devices=${DEVICES:-100}
+window=${WINDOW:-64}
+py=/usr/bin/python3
+
+die() { echo "bench/drain.sh: $*" >&2; exit 1; }
+command -v curl >/dev/null || die "needs curl"
+if [[ ! -f $build/build.ninja ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
+    -DHOLDFAST_BUILD_TESTS=OFF
+fi
+cmake --build "$build" -j"${JOBS:-2}" --target holdfast-bench holdfastd holdfast-hubsim
+bench=$build/tools/bench/holdfast-bench
+holdfastd=$build/broker/daemon/holdfastd
+hubsim=$build/tools/hubsim/holdfast-hubsim
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/holdfast-drain-bench.XXXXXX")
+declare -A pid=()
+cleanup() {
+  for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() {
+  $py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+clk_tck=$(getconf CLK_TCK)
+now() { date +%s.%N; }
+calc() { $py -c "print(format($2, '$1'))"; }
+metric() {  # metric NAME: the value of an unlabelled or first-labelled sample
+  curl -sf "http://127.0.0.1:$admin_port/metrics" |
+    awk -v n="$1" '!done && ($1 == n || index($1, n "{") == 1) { print $2; done = 1 }'
+}
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "timed out waiting for $what"
+    sleep 0.1
+  done
+}
+
+key=$(head -c 32 /dev/urandom | base64)
+for ((i = 0; i <= devices; i++)); do echo "dev$i $key"; done >"$tmp/devices"
+hub_port=$(free_port)
+control_port=$(free_port)
+"$hubsim" --amqp-port "$hub_port" --hub-host localhost --devices "$tmp/devices" \
+  --tls-dir "$tmp/tls" --record /dev/null --control-port "$control_port" 2>"$tmp/hubsim.log" &
+pid[hubsim]=$!
+wait_for 30 "the emulator" curl -sf "http://127.0.0.1:$control_port/status"
+curl -sf -XPOST "http://127.0.0.1:$control_port/faults" -d '{"outage": true}' >/dev/null
+
+mqtt_port=$(free_port)
+admin_port=$(free_port)
+cat >"$tmp/holdfast.toml" <<EOF
+[store]
+path = "$tmp/store"
+[[listener]]
+protocol = "mqtt"
+bind = "127.0.0.1"
+port = $mqtt_port
+receive_maximum = 1024
+[admin]
+port = $admin_port
+[log]
+level = "info"
+[[upstream]]
+name = "hub"
+kind = "emulator"
+host = "localhost"
+port = $hub_port
+ca_file = "$tmp/tls/ca.pem"
+auth = "device-keys"
+device_keys_file = "$tmp/devices"
+window = $window
+EOF
+"$holdfastd" --config "$tmp/holdfast.toml" 2>"$tmp/holdfastd.log" &
+pid[holdfastd]=$!
+wait_for 30 "holdfastd" curl -sf "http://127.0.0.1:$admin_port/readyz"
+
+echo "filling: $messages messages of 100 bytes from $devices devices (the emulator is down)"
+"$bench" mqtt --port "$mqtt_port" --publishers "$devices" --messages "$messages" --inflight 64 \
+  --drain-timeout 120 >"$tmp/fill.txt"
+stored=$(metric holdfast_store_messages)
+echo "stored: $stored messages"
+
+h0=$(cpu_ticks "${pid[holdfastd]}")
+e0=$(cpu_ticks "${pid[hubsim]}")
+f0=$(metric holdfast_bridge_forwarded_total)
+t0=$(now)
+curl -sf -XPOST "http://127.0.0.1:$control_port/faults" -d '{"outage": false}' >/dev/null
+target=$((f0 + messages))
+while :; do
+  f=$(metric holdfast_bridge_forwarded_total)
+  ((f >= target)) && break
+  sleep 0.2
+done
+t1=$(now)
+h1=$(cpu_ticks "${pid[holdfastd]}")
+e1=$(cpu_ticks "${pid[hubsim]}")
+secs=$(calc .3f "$t1 - $t0")
+echo
+echo "drain of $messages messages ($devices devices, window $window, TLS, one transfer each):"
+echo "  time                     ${secs} s (includes the bridge's reconnect after the outage)"
+echo "  msgs/s                   $(calc .0f "$messages / ($t1 - $t0)")"
+echo "  payload bytes/s          $(calc .0f "$messages * 100 / ($t1 - $t0)")"
+echo "  holdfastd CPU per msg    $(calc .2f "($h1 - $h0) / $clk_tck / $messages * 1e6") us"
+echo "  emulator CPU per msg     $(calc .2f "($e1 - $e0) / $clk_tck / $messages * 1e6") us"
+echo "  holdfastd RSS now / peak $(awk '/VmRSS/ {print $2}' "/proc/${pid[holdfastd]}/status") /" \
+  "$(awk '/VmHWM/ {print $2}' "/proc/${pid[holdfastd]}/status") KiB"
+echo "  target (issue 6, with batching): 50,000 msgs/s"
