@@ -22,10 +22,14 @@ std::int64_t epoch_s() {
 enum class Kind { kPermanent, kQuota, kTransient };
 
 Kind classify(const std::string& condition) {
-  static const std::set<std::string> kPermanent = {
-      "amqp:link:message-size-exceeded", "amqp:decode-error", "amqp:invalid-field",
-      "com.microsoft:argument-error",    "amqp:not-allowed",  "amqp:not-found",
-      "amqp:unauthorized-access",        "com.microsoft:iot-hub-suspended"};
+  static const std::set<std::string> kPermanent = {"amqp:link:message-size-exceeded",
+                                                   "amqp:decode-error",
+                                                   "amqp:invalid-field",
+                                                   "com.microsoft:argument-error",
+                                                   "amqp:not-allowed",
+                                                   "amqp:not-found",
+                                                   "amqp:unauthorized-access",
+                                                   "com.microsoft:iot-hub-suspended"};
   if (kPermanent.contains(condition)) return Kind::kPermanent;
   if (condition == "amqp:resource-limit-exceeded") return Kind::kQuota;
   return Kind::kTransient;
@@ -55,6 +59,16 @@ void Forwarder::on_loop(F&& f) {
   });
 }
 
+template <typename T, typename F>
+core::Callback<T> Forwarder::from_store(F f) {
+  return [loop = &loop_, alive = std::weak_ptr<bool>(alive_),
+          f = std::move(f)](core::Result<T> result) mutable {
+    loop->post([alive, f = std::move(f), result = std::move(result)]() mutable {
+      if (alive.lock()) f(std::move(result));
+    });
+  };
+}
+
 void Forwarder::start() {
   scan();
   connect();
@@ -82,49 +96,45 @@ void Forwarder::notify(const std::string& queue) {
 
 void Forwarder::scan() {
   if (stopped_) return;
-  store_.list_queues([this, alive = std::weak_ptr<bool>(alive_)](
-                         core::Result<std::vector<core::QueueStats>> result) {
-    if (!alive.lock()) return;
-    on_loop([this, result = std::move(result)] {
-      if (stopped_) return;
-      if (result) {
-        for (const auto& q : *result) {
-          if (!options_.drains(q.name)) continue;
-          if (!queues_.contains(q.name)) {
-            add_queue(q.name);
-          } else if (auto& state = *queues_[q.name]; state.at_end && q.next > state.next_read) {
-            state.at_end = false;  // grew without a notify()
-            pump(state);
+  store_.list_queues(from_store<std::vector<core::QueueStats>>(
+      [this](core::Result<std::vector<core::QueueStats>> result) {
+        {
+          if (stopped_) return;
+          if (result) {
+            for (const auto& q : *result) {
+              if (!options_.drains(q.name)) continue;
+              if (!queues_.contains(q.name)) {
+                add_queue(q.name);
+              } else if (auto& state = *queues_[q.name]; state.at_end && q.next > state.next_read) {
+                state.at_end = false;  // grew without a notify()
+                pump(state);
+              }
+            }
           }
+          scan_timer_ = loop_.add_timer(options_.rescan, [this] { scan(); });
         }
-      }
-      scan_timer_ = loop_.add_timer(options_.rescan, [this] { scan(); });
-    });
-  });
+      }));
 }
 
 void Forwarder::add_queue(const std::string& name) {
   auto q = std::make_unique<Queue>();
   q->name = name;
-  Queue* raw = q.get();
   queues_.emplace(name, std::move(q));
-  store_.create_cursor(name, cursor(), [this, name](core::Result<core::Seq> pos) {
-    on_loop([this, name, pos = std::move(pos)] {
-      auto it = queues_.find(name);
-      if (it == queues_.end()) return;
-      if (!pos) {
-        core::log(core::LogLevel::kWarn, kLog,
-                  "cannot open queue '" + name + "': " + pos.error().message(), "cursor");
-        queues_.erase(it);
-        return;
-      }
-      Queue& q = *it->second;
-      q.cursor_ready = true;
-      q.committed = q.next_read = *pos;
-      pump(q);
-    });
-  });
-  (void)raw;
+  store_.create_cursor(name, cursor(), from_store<core::Seq>([this, name](auto pos) {
+                         auto it = queues_.find(name);
+                         if (it == queues_.end()) return;
+                         if (!pos) {
+                           core::log(core::LogLevel::kWarn, kLog,
+                                     "cannot open queue '" + name + "': " + pos.error().message(),
+                                     "cursor");
+                           queues_.erase(it);
+                           return;
+                         }
+                         Queue& q = *it->second;
+                         q.cursor_ready = true;
+                         q.committed = q.next_read = *pos;
+                         pump(q);
+                       }));
 }
 
 void Forwarder::pump(Queue& q) {
@@ -144,38 +154,39 @@ void Forwarder::read(Queue& q) {
   r.max_bytes = 1 << 20;
   std::string name = q.name;
   std::uint64_t generation = q.generation;
-  store_.read(name, r, [this, name, generation](core::Result<core::ReadResult> result) {
-    on_loop([this, name, generation, result = std::move(result)]() mutable {
-      auto it = queues_.find(name);
-      if (it == queues_.end()) return;
-      Queue& q = *it->second;
-      q.reading = false;
-      if (generation != q.generation) {
-        pump(q);  // rewound meanwhile: read again from the new position
-        return;
-      }
-      if (!result) {
-        core::log(core::LogLevel::kWarn, kLog,
-                  "cannot read queue '" + name + "': " + result.error().message(), "read");
-        q.at_end = true;  // the next scan retries
-        return;
-      }
-      if (result->messages.empty()) {
-        q.at_end = true;
-        return;
-      }
-      for (auto& m : result->messages) {
-        if (m.seq < q.next_read) continue;  // from before a rewind
-        if (q.device.empty()) {
-          q.device = device_of_message(m.message);
-          if (!q.device.empty()) device_queue_[q.device] = q.name;
-        }
-        q.ready.push_back(std::move(m));
-      }
-      q.next_read = std::max(q.next_read, result->next);
-      pump(q);
-    });
-  });
+  store_.read(name, r, from_store<core::ReadResult>([this, name, generation](auto result) {
+                {
+                  auto it = queues_.find(name);
+                  if (it == queues_.end()) return;
+                  Queue& q = *it->second;
+                  q.reading = false;
+                  if (generation != q.generation) {
+                    pump(q);  // rewound meanwhile: read again from the new position
+                    return;
+                  }
+                  if (!result) {
+                    core::log(core::LogLevel::kWarn, kLog,
+                              "cannot read queue '" + name + "': " + result.error().message(),
+                              "read");
+                    q.at_end = true;  // the next scan retries
+                    return;
+                  }
+                  if (result->messages.empty()) {
+                    q.at_end = true;
+                    return;
+                  }
+                  for (auto& m : result->messages) {
+                    if (m.seq < q.next_read) continue;  // from before a rewind
+                    if (q.device.empty()) {
+                      q.device = device_of_message(m.message);
+                      if (!q.device.empty()) device_queue_[q.device] = q.name;
+                    }
+                    q.ready.push_back(std::move(m));
+                  }
+                  q.next_read = std::max(q.next_read, result->next);
+                  pump(q);
+                }
+              }));
 }
 
 void Forwarder::present_token(Queue& q) {
@@ -195,7 +206,8 @@ void Forwarder::present_token(Queue& q) {
     auto kept = options_.tokens->get(q.device, epoch_s());
     if (!kept) {
       core::log(core::LogLevel::kInfo, kLog,
-                "no valid token from device '" + q.device + "' yet (token passthrough): its "
+                "no valid token from device '" + q.device +
+                    "' yet (token passthrough): its "
                     "messages wait",
                 "no-token");
       return;  // the next scan tries again
@@ -216,8 +228,7 @@ Forwarder::Queue* Forwarder::queue_of_device(const std::string& device) {
 }
 
 void Forwarder::send(Queue& q) {
-  while (!q.ready.empty() && q.inflight.size() < options_.window &&
-         hub_->credit(q.device) > 0) {
+  while (!q.ready.empty() && q.inflight.size() < options_.window && hub_->credit(q.device) > 0) {
     core::StoredMessage& m = q.ready.front();
     std::string encoded = amqp::encode_message(m.message, 0);
     std::uint64_t max = hub_->max_message_size(q.device);
@@ -244,8 +255,8 @@ void Forwarder::on_connected() {
   ++stats_.connects;
   reconnect_backoff_ = std::chrono::milliseconds(0);
   core::log_info(kLog, "connected to " + options_.hub.host + ":" +
-                           std::to_string(options_.hub.port) + " (upstream '" +
-                           options_.upstream + "')");
+                           std::to_string(options_.hub.port) + " (upstream '" + options_.upstream +
+                           "')");
   last_failure_.clear();
   for (auto& [name, q] : queues_) pump(*q);
 }
@@ -302,9 +313,12 @@ void Forwarder::on_settled(const std::string& device, std::uint64_t tag,
     return;
   }
   ++stats_.refused;
-  std::string reason = outcome.condition + (outcome.description.empty() ? "" : ": " + outcome.description);
+  std::string reason =
+      outcome.condition + (outcome.description.empty() ? "" : ": " + outcome.description);
   switch (classify(outcome.condition)) {
-    case Kind::kPermanent: dead_letter(*q, seq, reason); break;
+    case Kind::kPermanent:
+      dead_letter(*q, seq, reason);
+      break;
     case Kind::kQuota:
       rewind(*q, seq);
       pause(*q, options_.quota_pause, "quota: " + reason);
@@ -334,21 +348,23 @@ void Forwarder::commit(Queue& q) {
   q.committing = true;
   core::Seq upto = q.commit_wanted;
   std::string name = q.name;
-  store_.commit(name, cursor(), upto, [this, name, upto](core::Result<core::Seq> r) {
-    on_loop([this, name, upto, ok = r.has_value(),
-             why = r ? std::string() : r.error().message()] {
-      auto it = queues_.find(name);
-      if (it == queues_.end()) return;
-      Queue& q = *it->second;
-      q.committing = false;
-      if (!ok) {
-        core::log(core::LogLevel::kWarn, kLog, "cannot commit '" + name + "': " + why, "commit");
-      } else if (q.commit_wanted == upto) {
-        q.commit_wanted = 0;
-      }
-      commit(q);
-    });
-  });
+  store_.commit(name, cursor(), upto, from_store<core::Seq>([this, name, upto](auto r) {
+                  {
+                    bool ok = r.has_value();
+                    std::string why = ok ? std::string() : r.error().message();
+                    auto it = queues_.find(name);
+                    if (it == queues_.end()) return;
+                    Queue& q = *it->second;
+                    q.committing = false;
+                    if (!ok) {
+                      core::log(core::LogLevel::kWarn, kLog, "cannot commit '" + name + "': " + why,
+                                "commit");
+                    } else if (q.commit_wanted == upto) {
+                      q.commit_wanted = 0;
+                    }
+                    commit(q);
+                  }
+                }));
 }
 
 void Forwarder::dead_letter(Queue& q, core::Seq seq, const std::string& reason) {
@@ -357,42 +373,45 @@ void Forwarder::dead_letter(Queue& q, core::Seq seq, const std::string& reason) 
   r.from = seq;
   r.max_messages = 1;
   std::string name = q.name;
-  store_.read(name, r, [this, name, seq, reason](core::Result<core::ReadResult> result) {
-    on_loop([this, name, seq, reason, result = std::move(result)]() mutable {
-      auto it = queues_.find(name);
-      if (it == queues_.end()) return;
-      if (!result || result->messages.empty() || result->messages[0].seq != seq) {
-        settled_for_good(*it->second, seq);  // gone meanwhile (purged, expired)
-        return;
-      }
-      core::AppendRequest a;
-      a.queue = "deadletter/" + name;
-      a.message = std::move(result->messages[0].message);
-      a.dead_letter = core::DeadLetterInfo{"upstream " + options_.upstream + ": " + reason,
-                                           name, seq, core::now_ms()};
-      std::vector<core::AppendRequest> batch;
-      batch.push_back(std::move(a));
-      store_.append(std::move(batch), [this, name, seq, reason](auto appended) {
-        on_loop([this, name, seq, reason, ok = appended.has_value()] {
-          auto it = queues_.find(name);
-          if (it == queues_.end()) return;
-          if (!ok) {
-            rewind(*it->second, seq);
-            pause(*it->second, next_backoff(it->second->backoff),
-                  "cannot dead-letter a refused message");
-            return;
-          }
-          ++stats_.dead_lettered;
-          core::log(core::LogLevel::kWarn, kLog,
-                    "message " + std::to_string(seq) + " of '" + name +
-                        "' dead-lettered: " + reason,
-                    "dead-letter");
-          settled_for_good(*it->second, seq);
-          send(*it->second);
-        });
-      });
-    });
-  });
+  store_.read(name, r, from_store<core::ReadResult>([this, name, seq, reason](auto result) {
+                {
+                  auto it = queues_.find(name);
+                  if (it == queues_.end()) return;
+                  if (!result || result->messages.empty() || result->messages[0].seq != seq) {
+                    settled_for_good(*it->second, seq);  // gone meanwhile (purged, expired)
+                    return;
+                  }
+                  core::AppendRequest a;
+                  a.queue = "deadletter/" + name;
+                  a.message = std::move(result->messages[0].message);
+                  a.dead_letter = core::DeadLetterInfo{
+                      "upstream " + options_.upstream + ": " + reason, name, seq, core::now_ms()};
+                  std::vector<core::AppendRequest> batch;
+                  batch.push_back(std::move(a));
+                  store_.append(
+                      std::move(batch),
+                      from_store<std::vector<core::Seq>>([this, name, seq, reason](auto appended) {
+                        {
+                          bool ok = appended.has_value();
+                          auto it = queues_.find(name);
+                          if (it == queues_.end()) return;
+                          if (!ok) {
+                            rewind(*it->second, seq);
+                            pause(*it->second, next_backoff(it->second->backoff),
+                                  "cannot dead-letter a refused message");
+                            return;
+                          }
+                          ++stats_.dead_lettered;
+                          core::log(core::LogLevel::kWarn, kLog,
+                                    "message " + std::to_string(seq) + " of '" + name +
+                                        "' dead-lettered: " + reason,
+                                    "dead-letter");
+                          settled_for_good(*it->second, seq);
+                          send(*it->second);
+                        }
+                      }));
+                }
+              }));
 }
 
 void Forwarder::rewind(Queue& q, core::Seq from) {
@@ -425,7 +444,8 @@ std::chrono::milliseconds Forwarder::next_backoff(std::chrono::milliseconds prev
   auto base = options_.backoff_initial.count();
   auto high = std::max<std::int64_t>(base, previous.count() * 3);
   std::uniform_int_distribution<std::int64_t> pick(base, high);
-  return std::chrono::milliseconds(std::min<std::int64_t>(pick(rng_), options_.backoff_max.count()));
+  return std::chrono::milliseconds(
+      std::min<std::int64_t>(pick(rng_), options_.backoff_max.count()));
 }
 
 void Forwarder::connect() {
@@ -463,11 +483,13 @@ void Forwarder::on_c2d(const std::string& device, std::uint64_t id, std::string 
 void Forwarder::offer_c2d(std::string device, std::uint64_t id, core::Message message) {
   HubConnection* hub = hub_.get();
   core::Message copy = message;
+  // Called on the io thread, possibly after this forwarder is gone: it touches only the loop
+  // and a weak pointer until it is back on the bridge thread.
   options_.deliver_c2d(std::move(copy), [this, hub, device, id, message = std::move(message),
-                                         alive = std::weak_ptr<bool>(alive_)](
+                                         loop = &loop_, alive = std::weak_ptr<bool>(alive_)](
                                             core::Status status) mutable {
-    if (!alive.lock()) return;
-    on_loop([this, hub, device, id, status, message = std::move(message)]() mutable {
+    loop->post([this, hub, device, id, status, alive, message = std::move(message)]() mutable {
+      if (!alive.lock()) return;
       if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
       if (status.ok()) {
         ++stats_.c2d_delivered;

@@ -62,10 +62,10 @@ namespace holdfast::bridge {
 struct ForwarderOptions {
   std::string upstream = "hub";
   HubConnectionOptions hub;
-  std::shared_ptr<const iothub::DeviceKeys> keys;  // mint tokens; null: token passthrough
-  std::shared_ptr<iothub::TokenStore> tokens;      // the tokens devices gave Holdfast
+  std::shared_ptr<const iothub::DeviceKeys> keys;        // mint tokens; null: token passthrough
+  std::shared_ptr<iothub::TokenStore> tokens;            // the tokens devices gave Holdfast
   std::function<bool(const std::string& queue)> drains;  // whether this upstream drains a queue
-  std::uint32_t window = 100;  // unsettled transfers per device
+  std::uint32_t window = 100;                            // unsettled transfers per device
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{60'000};
   std::chrono::milliseconds quota_pause{60'000};
@@ -149,6 +149,11 @@ class Forwarder final : public HubConnection::Listener {
   std::string cursor() const { return "bridge/" + options_.upstream; }
   template <typename F>
   void on_loop(F&& f);  // runs f on the loop if this forwarder still exists
+  // A store callback that runs f(result) on the bridge loop if this forwarder still exists
+  // then. It may fire on the store thread after the forwarder is gone: it touches only the
+  // loop (which outlives every forwarder) and a weak pointer.
+  template <typename T, typename F>
+  core::Callback<T> from_store(F f);
 
   core::EventLoop& loop_;
   core::QueueStore& store_;

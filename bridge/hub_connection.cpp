@@ -87,8 +87,8 @@ void HubConnection::connect() {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (int rc = getaddrinfo(options_.host.c_str(), std::to_string(options_.port).c_str(), &hints,
-                           &found);
+  if (int rc =
+          getaddrinfo(options_.host.c_str(), std::to_string(options_.port).c_str(), &hints, &found);
       rc != 0) {
     fail({core::Code::kUnavailable, "cannot resolve " + options_.host + ": " + gai_strerror(rc)});
     return;
@@ -248,8 +248,11 @@ HubConnection::Device* HubConnection::device_of(pn_link_t* link) {
 
 void HubConnection::dispatch(pn_event_t* e) {
   switch (pn_event_type(e)) {
-    case PN_CONNECTION_REMOTE_OPEN: listener_.on_connected(); break;
-    case PN_LINK_REMOTE_OPEN: break;
+    case PN_CONNECTION_REMOTE_OPEN:
+      listener_.on_connected();
+      break;
+    case PN_LINK_REMOTE_OPEN:
+      break;
     case PN_LINK_FLOW: {
       pn_link_t* l = pn_event_link(e);
       if (l == cbs_out_) {
@@ -291,10 +294,10 @@ void HubConnection::dispatch(pn_event_t* e) {
         o.accepted = state == PN_ACCEPTED;
         if (!o.accepted) {
           HubOutcome c = outcome_of(pn_disposition_condition(pn_delivery_remote(dl)));
-          o.condition = c.condition.empty()
-                            ? (state == PN_RELEASED || state == PN_MODIFIED ? "released"
-                                                                            : "rejected")
-                            : c.condition;
+          o.condition =
+              c.condition.empty()
+                  ? (state == PN_RELEASED || state == PN_MODIFIED ? "released" : "rejected")
+                  : c.condition;
           o.description = c.description;
         }
         pn_delivery_settle(dl);
@@ -323,8 +326,11 @@ void HubConnection::dispatch(pn_event_t* e) {
       }
       break;
     }
-    case PN_CONNECTION_REMOTE_CLOSE: pn_connection_close(driver_.connection); break;
-    default: break;
+    case PN_CONNECTION_REMOTE_CLOSE:
+      pn_connection_close(driver_.connection);
+      break;
+    default:
+      break;
   }
 }
 
@@ -418,7 +424,8 @@ void HubConnection::on_cbs_reply(pn_delivery_t* dl) {
   pn_link_set_snd_settle_mode(d->link, PN_SND_UNSETTLED);
   pn_link_open(d->link);
   if (wants_c2d_[device]) {
-    std::string source = "amqps://" + options_.host + "/devices/" + device + "/messages/devicebound";
+    std::string source =
+        "amqps://" + options_.host + "/devices/" + device + "/messages/devicebound";
     d->c2d = pn_receiver(session_, ("c2d-" + device).c_str());
     pn_terminus_set_address(pn_link_source(d->c2d), source.c_str());
     pn_terminus_set_address(pn_link_target(d->c2d), ("c2d-" + device).c_str());
@@ -455,8 +462,7 @@ std::uint64_t HubConnection::max_message_size(const std::string& device) const {
   return pn_link_remote_max_message_size(it->second->link);
 }
 
-bool HubConnection::send(const std::string& device, const std::string& encoded,
-                         std::uint64_t tag) {
+bool HubConnection::send(const std::string& device, const std::string& encoded, std::uint64_t tag) {
   auto it = devices_.find(device);
   if (failed_ || it == devices_.end() || !it->second->ready ||
       pn_link_credit(it->second->link) <= 0) {

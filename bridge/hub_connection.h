@@ -125,9 +125,9 @@ class HubConnection {
   struct pn_link_t* cbs_out_ = nullptr;
   struct pn_link_t* cbs_in_ = nullptr;
   std::uint64_t next_cbs_id_ = 1;
-  std::map<std::uint64_t, std::string> cbs_pending_;          // message-id -> device
-  std::map<std::string, std::string> tokens_to_send_;         // device -> token
-  std::map<std::string, bool> wants_c2d_;                     // device -> receive_c2d
+  std::map<std::uint64_t, std::string> cbs_pending_;   // message-id -> device
+  std::map<std::string, std::string> tokens_to_send_;  // device -> token
+  std::map<std::string, bool> wants_c2d_;              // device -> receive_c2d
   std::map<std::uint64_t, struct pn_delivery_t*> c2d_unsettled_;
   std::uint64_t next_c2d_id_ = 1;
   std::map<std::string, std::unique_ptr<Device>> devices_;

@@ -23,8 +23,8 @@ Result<TcpListener> listen_tcp(const std::string& what, const std::string& bind,
   std::string where = bind + ":" + std::to_string(port);
   int rc = getaddrinfo(bind.c_str(), std::to_string(port).c_str(), &hints, &found);
   if (rc != 0) {
-    return error(Code::kInvalidArgument, what + " " + where + ": bad bind address: " +
-                                             gai_strerror(rc));
+    return error(Code::kInvalidArgument,
+                 what + " " + where + ": bad bind address: " + gai_strerror(rc));
   }
   int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;

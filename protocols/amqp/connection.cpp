@@ -197,14 +197,14 @@ void Connection::arm_tick() {
   tick_timer_ = 0;
   tick_due_ = due;
   if (due <= 0) return;
-  tick_timer_ = server_.loop().add_timer(std::chrono::milliseconds(std::max<std::int64_t>(due - now, 1)),
-                                         [weak = weak_from_this()] {
-                                           auto self = weak.lock();
-                                           if (!self) return;
-                                           self->tick_timer_ = 0;
-                                           self->tick_due_ = 0;
-                                           self->pump();
-                                         });
+  tick_timer_ = server_.loop().add_timer(
+      std::chrono::milliseconds(std::max<std::int64_t>(due - now, 1)), [weak = weak_from_this()] {
+        auto self = weak.lock();
+        if (!self) return;
+        self->tick_timer_ = 0;
+        self->tick_due_ = 0;
+        self->pump();
+      });
 }
 
 void Connection::close(std::string_view condition, const std::string& description) {
@@ -253,8 +253,9 @@ void Connection::dispatch(pn_event_t* e) {
       pn_session_t* s = pn_event_session(e);
       if (pn_session_state(s) & PN_LOCAL_UNINIT) {
         if (sessions_ >= server_.options().max_sessions_per_connection) {
-          close(kResourceLimitExceeded, "too many sessions on one connection (most " +
-                                            std::to_string(server_.options().max_sessions_per_connection) + ")");
+          close(kResourceLimitExceeded,
+                "too many sessions on one connection (most " +
+                    std::to_string(server_.options().max_sessions_per_connection) + ")");
           break;
         }
         ++sessions_;
@@ -310,7 +311,8 @@ void Connection::dispatch(pn_event_t* e) {
       pn_condition_t* cond = pn_transport_condition(pn_event_transport(e));
       const char* name = pn_condition_get_name(cond);
       const char* desc = pn_condition_get_description(cond);
-      std::string what = std::string(name ? name : "error") + (desc ? std::string(": ") + desc : "");
+      std::string what =
+          std::string(name ? name : "error") + (desc ? std::string(": ") + desc : "");
       if (!opened_ || (name && std::string_view(name) != kConnectionForced)) {
         ++server_.mutable_stats().protocol_errors;
       }
@@ -318,20 +320,21 @@ void Connection::dispatch(pn_event_t* e) {
                 "transport-error");
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
 void Connection::open_link(pn_link_t* l) {
   const AmqpOptions& o = server_.options();
   if (links_.size() >= o.max_links_per_connection) {
-    close(kResourceLimitExceeded,
-          "too many links on one connection (most " + std::to_string(o.max_links_per_connection) + ")");
+    close(kResourceLimitExceeded, "too many links on one connection (most " +
+                                      std::to_string(o.max_links_per_connection) + ")");
     return;
   }
   bool client_sends = pn_link_is_receiver(l);
-  std::string raw = terminus_address(client_sends ? pn_link_remote_target(l)
-                                                  : pn_link_remote_source(l));
+  std::string raw =
+      terminus_address(client_sends ? pn_link_remote_target(l) : pn_link_remote_source(l));
   pn_terminus_copy(pn_link_source(l), pn_link_remote_source(l));
   pn_terminus_copy(pn_link_target(l), pn_link_remote_target(l));
   pn_link_set_max_message_size(l, o.max_message_bytes);
@@ -347,9 +350,9 @@ void Connection::open_link(pn_link_t* l) {
       link = std::make_shared<CbsReplyLink>(*this, l, terminus_address(pn_link_remote_target(l)));
     }
   } else if (device) {
-    std::string canonical = "devices/" + core::url_encode(device->device_id) + "/messages/" +
-                            (device->endpoint == core::DeviceEndpoint::kEvents ? "events"
-                                                                               : "devicebound");
+    std::string canonical =
+        "devices/" + core::url_encode(device->device_id) + "/messages/" +
+        (device->endpoint == core::DeviceEndpoint::kEvents ? "events" : "devicebound");
     if (o.require_device_auth && !authorized(device->device_id)) {
       refuse = kUnauthorizedAccess;
       why = "no valid SAS token for device '" + device->device_id + "' on this connection";
@@ -414,7 +417,8 @@ void Connection::drop_links_of(pn_session_t* s) {
   for (pn_link_t* l : doomed) drop_link(l);
 }
 
-void Connection::close_link(Link& link, std::string_view condition, const std::string& description) {
+void Connection::close_link(Link& link, std::string_view condition,
+                            const std::string& description) {
   pn_link_t* l = link.pn();
   set_condition(pn_link_condition(l), condition, description);
   drop_link(l);  // may destroy `link`
@@ -433,23 +437,24 @@ void Connection::authorize(const std::string& device_id, std::int64_t expiry_s) 
   // As IoT Hub does: a connection whose device token expires (and was not renewed with a new
   // put-token) is closed.
   std::int64_t due_ms = (expiry_s + iothub::kSasExpirySkewSeconds - epoch_s()) * 1000 + 1000;
-  server_.loop().add_timer(
-      std::chrono::milliseconds(std::max<std::int64_t>(due_ms, 0)),
-      [weak = weak_from_this(), device_id] {
-        auto self = weak.lock();
-        if (!self || self->finished_ || self->authorized(device_id)) return;
-        core::log(core::LogLevel::kInfo, kLog,
-                  "closing the connection from " + self->peer_ + ": the SAS token of device '" +
-                      device_id + "' expired",
-                  "token-expired");
-        self->close(kUnauthorizedAccess, "the SAS token of device '" + device_id + "' expired");
-      });
+  server_.loop().add_timer(std::chrono::milliseconds(std::max<std::int64_t>(due_ms, 0)),
+                           [weak = weak_from_this(), device_id] {
+                             auto self = weak.lock();
+                             if (!self || self->finished_ || self->authorized(device_id)) return;
+                             core::log(core::LogLevel::kInfo, kLog,
+                                       "closing the connection from " + self->peer_ +
+                                           ": the SAS token of device '" + device_id + "' expired",
+                                       "token-expired");
+                             self->close(kUnauthorizedAccess,
+                                         "the SAS token of device '" + device_id + "' expired");
+                           });
 }
 
 core::Result<std::string> Connection::accept_token(std::string_view audience,
                                                    const std::string& token_text) {
   std::string_view aud = audience;
-  if (auto scheme = aud.find("://"); scheme != std::string_view::npos) aud.remove_prefix(scheme + 3);
+  if (auto scheme = aud.find("://"); scheme != std::string_view::npos)
+    aud.remove_prefix(scheme + 3);
   auto resource = iothub::parse_sas_resource(aud);
   if (!resource || resource->device_id.empty()) {
     return core::error(core::Code::kInvalidArgument,

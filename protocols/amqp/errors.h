@@ -32,14 +32,21 @@ inline std::string_view explicit_condition(const std::string& message) {
 // The condition a refused delivery or link carries for `code`.
 inline std::string_view condition_for(core::Code code) {
   switch (code) {
-    case core::Code::kResourceExhausted: return kResourceLimitExceeded;
-    case core::Code::kTooLarge: return kMessageSizeExceeded;
-    case core::Code::kNotFound: return kNotFound;
+    case core::Code::kResourceExhausted:
+      return kResourceLimitExceeded;
+    case core::Code::kTooLarge:
+      return kMessageSizeExceeded;
+    case core::Code::kNotFound:
+      return kNotFound;
     case core::Code::kPermissionDenied:
-    case core::Code::kUnauthenticated: return kUnauthorizedAccess;
-    case core::Code::kInvalidArgument: return kInvalidField;
-    case core::Code::kUnavailable: return kConnectionForced;
-    default: return kInternalError;
+    case core::Code::kUnauthenticated:
+      return kUnauthorizedAccess;
+    case core::Code::kInvalidArgument:
+      return kInvalidField;
+    case core::Code::kUnavailable:
+      return kConnectionForced;
+    default:
+      return kInternalError;
   }
 }
 

@@ -160,14 +160,14 @@ void IncomingLink::receive(pn_delivery_t* d, std::string bytes) {
     m.received_at_ms = now;
     ++stats.messages_in;
     if (m.address.empty()) {
-      core::Status s{core::Code::kNotFound, "no address: the link has no target and the message no 'to'"};
+      core::Status s{core::Code::kNotFound,
+                     "no address: the link has no target and the message no 'to'"};
       if (outstanding->first_error.ok()) outstanding->first_error = s;
       if (--outstanding->left == 0) finish(outstanding->first_error);
       continue;
     }
     connection_.server().ingress().submit(
-        std::move(m), options,
-        [weak, outstanding, finish](core::Result<void> result) mutable {
+        std::move(m), options, [weak, outstanding, finish](core::Result<void> result) mutable {
           if (!result && outstanding->first_error.ok()) outstanding->first_error = result.error();
           if (--outstanding->left > 0) return;
           auto self = weak.lock();
@@ -217,7 +217,8 @@ void IncomingLink::handle_put_token(pn_delivery_t* d, const std::string& bytes) 
     pn_data_t* body = pn_message_body(request.get());
     pn_data_rewind(body);
     std::string token;
-    if (pn_data_next(body) && (pn_data_type(body) == PN_STRING || pn_data_type(body) == PN_BINARY)) {
+    if (pn_data_next(body) &&
+        (pn_data_type(body) == PN_STRING || pn_data_type(body) == PN_BINARY)) {
       auto b = pn_data_get_bytes(body);
       token.assign(b.start, b.size);
     }
@@ -228,16 +229,16 @@ void IncomingLink::handle_put_token(pn_delivery_t* d, const std::string& bytes) 
       auto accepted = connection_.accept_token(name, token);
       if (accepted) {
         ++connection_.server().mutable_stats().cbs_tokens_accepted;
-        core::log_debug(kLog, "put-token accepted for device '" + *accepted + "' from " +
-                                  connection_.peer());
+        core::log_debug(
+            kLog, "put-token accepted for device '" + *accepted + "' from " + connection_.peer());
       } else {
         ++connection_.server().mutable_stats().cbs_tokens_refused;
         status = 401;
         description = accepted.error().message();
-        core::log(core::LogLevel::kInfo, kLog,
-                  "put-token refused for '" + name + "' from " + connection_.peer() + ": " +
-                      description,
-                  "cbs-refused");
+        core::log(
+            core::LogLevel::kInfo, kLog,
+            "put-token refused for '" + name + "' from " + connection_.peer() + ": " + description,
+            "cbs-refused");
       }
     }
   }

@@ -51,8 +51,8 @@ class Link : public std::enable_shared_from_this<Link> {
 // Client sender: messages in. `device_id` is set for devices/{id}/messages/events links.
 class IncomingLink final : public Link {
  public:
-  IncomingLink(Connection& connection, pn_link_t* link, std::string address,
-               std::string device_id, bool cbs)
+  IncomingLink(Connection& connection, pn_link_t* link, std::string address, std::string device_id,
+               bool cbs)
       : Link(connection, link, std::move(address)), device_id_(std::move(device_id)), cbs_(cbs) {}
   void opened() override;
   void on_delivery(pn_delivery_t* delivery) override;

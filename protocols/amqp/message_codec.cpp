@@ -52,13 +52,18 @@ std::optional<std::size_t> descriptor_length(std::string_view section) {
     return i < section.size() ? static_cast<unsigned char>(section[i]) : 0u;
   };
   switch (code) {
-    case 0x44: return 2;
-    case 0x53: return 3;
-    case 0x80: return 10;
-    case 0xa3: return 3 + byte(2);
+    case 0x44:
+      return 2;
+    case 0x53:
+      return 3;
+    case 0x80:
+      return 10;
+    case 0xa3:
+      return 3 + byte(2);
     case 0xb3:
       return 6 + ((std::size_t{byte(2)} << 24) | (byte(3) << 16) | (byte(4) << 8) | byte(5));
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -95,21 +100,36 @@ std::string stringify(pn_data_t* d) {
       auto b = pn_data_get_binary(d);
       return hex(b.start, b.size);
     }
-    case PN_BOOL: return pn_data_get_bool(d) ? "true" : "false";
-    case PN_UBYTE: return std::to_string(pn_data_get_ubyte(d));
-    case PN_BYTE: return std::to_string(pn_data_get_byte(d));
-    case PN_USHORT: return std::to_string(pn_data_get_ushort(d));
-    case PN_SHORT: return std::to_string(pn_data_get_short(d));
-    case PN_UINT: return std::to_string(pn_data_get_uint(d));
-    case PN_INT: return std::to_string(pn_data_get_int(d));
-    case PN_CHAR: return std::to_string(pn_data_get_char(d));
-    case PN_ULONG: return std::to_string(pn_data_get_ulong(d));
-    case PN_LONG: return std::to_string(pn_data_get_long(d));
-    case PN_TIMESTAMP: return std::to_string(pn_data_get_timestamp(d));
-    case PN_FLOAT: return std::to_string(pn_data_get_float(d));
-    case PN_DOUBLE: return std::to_string(pn_data_get_double(d));
-    case PN_UUID: return uuid_text(pn_data_get_uuid(d));
-    default: return {};
+    case PN_BOOL:
+      return pn_data_get_bool(d) ? "true" : "false";
+    case PN_UBYTE:
+      return std::to_string(pn_data_get_ubyte(d));
+    case PN_BYTE:
+      return std::to_string(pn_data_get_byte(d));
+    case PN_USHORT:
+      return std::to_string(pn_data_get_ushort(d));
+    case PN_SHORT:
+      return std::to_string(pn_data_get_short(d));
+    case PN_UINT:
+      return std::to_string(pn_data_get_uint(d));
+    case PN_INT:
+      return std::to_string(pn_data_get_int(d));
+    case PN_CHAR:
+      return std::to_string(pn_data_get_char(d));
+    case PN_ULONG:
+      return std::to_string(pn_data_get_ulong(d));
+    case PN_LONG:
+      return std::to_string(pn_data_get_long(d));
+    case PN_TIMESTAMP:
+      return std::to_string(pn_data_get_timestamp(d));
+    case PN_FLOAT:
+      return std::to_string(pn_data_get_float(d));
+    case PN_DOUBLE:
+      return std::to_string(pn_data_get_double(d));
+    case PN_UUID:
+      return uuid_text(pn_data_get_uuid(d));
+    default:
+      return {};
   }
 }
 
@@ -120,17 +140,33 @@ void decode_properties(pn_data_t* d, DecodedMessage& m) {
   for (std::size_t i = 0; i < n && pn_data_next(d); ++i) {
     if (pn_data_type(d) == PN_NULL) continue;
     switch (i) {
-      case 0: m.properties.message_id = stringify(d); break;
-      case 2: m.to = stringify(d); break;
-      case 3: m.subject = stringify(d); break;
-      case 4: m.reply_to = stringify(d); break;
-      case 5: m.properties.correlation_id = stringify(d); break;
-      case 6: m.properties.content_type = stringify(d); break;
-      case 7: m.properties.content_encoding = stringify(d); break;
-      case 9:
-        if (pn_data_type(d) == PN_TIMESTAMP) m.properties.creation_time_ms = pn_data_get_timestamp(d);
+      case 0:
+        m.properties.message_id = stringify(d);
         break;
-      default: break;
+      case 2:
+        m.to = stringify(d);
+        break;
+      case 3:
+        m.subject = stringify(d);
+        break;
+      case 4:
+        m.reply_to = stringify(d);
+        break;
+      case 5:
+        m.properties.correlation_id = stringify(d);
+        break;
+      case 6:
+        m.properties.content_type = stringify(d);
+        break;
+      case 7:
+        m.properties.content_encoding = stringify(d);
+        break;
+      case 9:
+        if (pn_data_type(d) == PN_TIMESTAMP)
+          m.properties.creation_time_ms = pn_data_get_timestamp(d);
+        break;
+      default:
+        break;
     }
   }
   pn_data_exit(d);
@@ -181,8 +217,8 @@ core::Result<DecodedMessage> decode_message(std::string_view bytes) {
     std::string_view section = bytes.substr(pos, static_cast<std::size_t>(used));
     pn_data_rewind(d);
     if (!pn_data_next(d) || pn_data_type(d) != PN_DESCRIBED) {
-      return core::error(bad("a section that is not a described type at offset " +
-                             std::to_string(pos)));
+      return core::error(
+          bad("a section that is not a described type at offset " + std::to_string(pos)));
     }
     pn_data_enter(d);
     pn_data_next(d);
@@ -210,7 +246,9 @@ core::Result<DecodedMessage> decode_message(std::string_view bytes) {
       return core::error(bad("bad descriptor at offset " + std::to_string(pos)));
     }
     switch (*code) {
-      case kHeader: m.delivery_count = header_delivery_count(d); break;
+      case kHeader:
+        m.delivery_count = header_delivery_count(d);
+        break;
       case kProperties:
         m.has_bare_properties = true;
         decode_properties(d, m);
@@ -236,8 +274,11 @@ core::Result<DecodedMessage> decode_message(std::string_view bytes) {
           m.payload.assign(section.substr(*value_at));
         }
         break;
-      case kAmqpSequence: m.payload.append(section.substr(*value_at)); break;
-      default: break;
+      case kAmqpSequence:
+        m.payload.append(section.substr(*value_at));
+        break;
+      default:
+        break;
     }
     m.has_body = m.has_body || body;
     pos += static_cast<std::size_t>(used);
@@ -353,7 +394,8 @@ std::string encode_message(const core::Message& message, std::uint32_t delivery_
     pn_data_enter(d);
     for (std::size_t i = 0; i < p.user.size(); ++i) {
       bool repeated = false;
-      for (std::size_t j = 0; j < i && !repeated; ++j) repeated = p.user[j].first == p.user[i].first;
+      for (std::size_t j = 0; j < i && !repeated; ++j)
+        repeated = p.user[j].first == p.user[i].first;
       if (repeated) continue;
       put_string(d, p.user[i].first);
       put_string(d, p.user[i].second);

@@ -35,7 +35,7 @@ struct DecodedMessage {
   std::string kept;  // the encoded sections from message-annotations on, byte for byte
   std::uint32_t delivery_count = 0;  // from the header
   bool has_body = false;
-  bool has_bare_properties = false;           // a properties or application-properties section
+  bool has_bare_properties = false;             // a properties or application-properties section
   std::vector<std::string_view> data_sections;  // views into the decoded bytes
 };
 

@@ -64,8 +64,12 @@ void QueueLink::on_delivery(pn_delivery_t* d) {
   core::Outcome outcome;
   std::string reason;
   switch (state) {
-    case PN_ACCEPTED: outcome = core::Outcome::kAccepted; break;
-    case PN_RELEASED: outcome = core::Outcome::kReleased; break;
+    case PN_ACCEPTED:
+      outcome = core::Outcome::kAccepted;
+      break;
+    case PN_RELEASED:
+      outcome = core::Outcome::kReleased;
+      break;
     case PN_MODIFIED:
       outcome = pn_disposition_is_failed(pn_delivery_remote(d)) ? core::Outcome::kModified
                                                                 : core::Outcome::kReleased;
@@ -80,7 +84,7 @@ void QueueLink::on_delivery(pn_delivery_t* d) {
       break;
     }
     default:
-      if (!settled) return;  // e.g. `received`: not an outcome yet
+      if (!settled) return;                // e.g. `received`: not an outcome yet
       outcome = core::Outcome::kAccepted;  // settled without an outcome: the consumer took it
       break;
   }

@@ -18,18 +18,22 @@ Connection* connection_of(pn_transport_t* t) {
 }
 
 void impl_free(pn_transport_t*) {}  // the context is the Connection, owned elsewhere
-const char* list_mechanisms(pn_transport_t*) { return kMechanisms; }
+const char* list_mechanisms(pn_transport_t*) {
+  return kMechanisms;
+}
 bool init_server(pn_transport_t* t) {
   pnx_sasl_set_desired_state(t, SASL_POSTED_MECHANISMS);
   return true;
 }
-bool init_client(pn_transport_t*) { return false; }
+bool init_client(pn_transport_t*) {
+  return false;
+}
 void prepare_write(pn_transport_t*) {}
 
 void process_init(pn_transport_t* t, const char* mechanism, const pn_bytes_t* recv) {
   std::string_view mech = mechanism ? mechanism : "";
-  std::string_view response = recv && recv->start ? std::string_view(recv->start, recv->size)
-                                                  : std::string_view();
+  std::string_view response =
+      recv && recv->start ? std::string_view(recv->start, recv->size) : std::string_view();
   bool ok = false;
   std::string user = "anonymous";
   if (mech == "ANONYMOUS" || mech == "MSSBCBS") {
@@ -54,18 +58,39 @@ void process_init(pn_transport_t* t, const char* mechanism, const pn_bytes_t* re
 }
 
 void process_response(pn_transport_t*, const pn_bytes_t*) {}
-bool process_mechanisms(pn_transport_t*, const char*) { return false; }
+bool process_mechanisms(pn_transport_t*, const char*) {
+  return false;
+}
 void process_challenge(pn_transport_t*, const pn_bytes_t*) {}
 void process_outcome(pn_transport_t*, const pn_bytes_t*) {}
-bool can_encrypt(pn_transport_t*) { return false; }
-ssize_t max_encrypt_size(pn_transport_t*) { return 0; }
-ssize_t encode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) { return 0; }
-ssize_t decode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) { return 0; }
+bool can_encrypt(pn_transport_t*) {
+  return false;
+}
+ssize_t max_encrypt_size(pn_transport_t*) {
+  return 0;
+}
+ssize_t encode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) {
+  return 0;
+}
+ssize_t decode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) {
+  return 0;
+}
 
 const pnx_sasl_implementation kImplementation = {
-    impl_free,        list_mechanisms,    init_server,       init_client, prepare_write,
-    process_init,     process_response,   process_mechanisms, process_challenge,
-    process_outcome,  can_encrypt,        max_encrypt_size,  encode,      decode,
+    impl_free,
+    list_mechanisms,
+    init_server,
+    init_client,
+    prepare_write,
+    process_init,
+    process_response,
+    process_mechanisms,
+    process_challenge,
+    process_outcome,
+    can_encrypt,
+    max_encrypt_size,
+    encode,
+    decode,
 };
 
 }  // namespace

@@ -38,9 +38,8 @@ core::Status AmqpServer::start() {
       return {core::Code::kUnsupported, what + ": this Proton library has no TLS support"};
     }
     ssl_domain_.reset(pn_ssl_domain(PN_SSL_MODE_SERVER));
-    if (!ssl_domain_ ||
-        pn_ssl_domain_set_credentials(ssl_domain_.get(), options_.cert_file.c_str(),
-                                      options_.key_file.c_str(), nullptr) != 0) {
+    if (!ssl_domain_ || pn_ssl_domain_set_credentials(ssl_domain_.get(), options_.cert_file.c_str(),
+                                                      options_.key_file.c_str(), nullptr) != 0) {
       return {core::Code::kInvalidArgument,
               what + ": cannot load the certificate '" + options_.cert_file + "' with key '" +
                   options_.key_file + "' (PEM files, key without a passphrase)"};

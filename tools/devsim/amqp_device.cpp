@@ -31,9 +31,15 @@ namespace {
 // ---- SASL MSSBCBS, client side (Proton's built-in client knows only PLAIN/ANONYMOUS/EXTERNAL)
 
 void sasl_free(pn_transport_t*) {}
-const char* sasl_mechs(pn_transport_t*) { return "MSSBCBS"; }
-bool sasl_init_server(pn_transport_t*) { return false; }
-bool sasl_init_client(pn_transport_t*) { return true; }
+const char* sasl_mechs(pn_transport_t*) {
+  return "MSSBCBS";
+}
+bool sasl_init_server(pn_transport_t*) {
+  return false;
+}
+bool sasl_init_client(pn_transport_t*) {
+  return true;
+}
 void sasl_prepare(pn_transport_t*) {}
 void sasl_process_init(pn_transport_t*, const char*, const pn_bytes_t*) {}
 void sasl_process_response(pn_transport_t*, const pn_bytes_t*) {}
@@ -46,16 +52,34 @@ bool sasl_process_mechanisms(pn_transport_t* t, const char* mechs) {
 }
 void sasl_process_challenge(pn_transport_t*, const pn_bytes_t*) {}
 void sasl_process_outcome(pn_transport_t*, const pn_bytes_t*) {}
-bool sasl_can_encrypt(pn_transport_t*) { return false; }
-ssize_t sasl_max_encrypt(pn_transport_t*) { return 0; }
-ssize_t sasl_encode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) { return 0; }
-ssize_t sasl_decode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) { return 0; }
+bool sasl_can_encrypt(pn_transport_t*) {
+  return false;
+}
+ssize_t sasl_max_encrypt(pn_transport_t*) {
+  return 0;
+}
+ssize_t sasl_encode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) {
+  return 0;
+}
+ssize_t sasl_decode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) {
+  return 0;
+}
 
 const pnx_sasl_implementation kMssbcbs = {
-    sasl_free,         sasl_mechs,         sasl_init_server,        sasl_init_client,
-    sasl_prepare,      sasl_process_init,  sasl_process_response,   sasl_process_mechanisms,
-    sasl_process_challenge, sasl_process_outcome, sasl_can_encrypt, sasl_max_encrypt,
-    sasl_encode,       sasl_decode,
+    sasl_free,
+    sasl_mechs,
+    sasl_init_server,
+    sasl_init_client,
+    sasl_prepare,
+    sasl_process_init,
+    sasl_process_response,
+    sasl_process_mechanisms,
+    sasl_process_challenge,
+    sasl_process_outcome,
+    sasl_can_encrypt,
+    sasl_max_encrypt,
+    sasl_encode,
+    sasl_decode,
 };
 
 struct MessageDeleter {
@@ -142,8 +166,8 @@ class Device {
     std::string why;
     int fd = connect_tcp(o_.host, o_.port, why);
     if (fd < 0) {
-      return core::error(core::Code::kUnavailable,
-                         "cannot connect to " + o_.host + ":" + std::to_string(o_.port) + ": " + why);
+      return core::error(core::Code::kUnavailable, "cannot connect to " + o_.host + ":" +
+                                                       std::to_string(o_.port) + ": " + why);
     }
     pn_connection_driver_t driver;
     pn_connection_driver_init(&driver, nullptr, nullptr);
@@ -211,7 +235,8 @@ class Device {
     pn_condition_t* cond = pn_transport_condition(driver.transport);
     if (!failure.empty() && pn_condition_is_set(cond)) {
       const char* desc = pn_condition_get_description(cond);
-      failure += std::string(" (") + pn_condition_get_name(cond) + (desc ? std::string(": ") + desc : "") + ")";
+      failure += std::string(" (") + pn_condition_get_name(cond) +
+                 (desc ? std::string(": ") + desc : "") + ")";
     }
     pn_connection_driver_destroy(&driver);
     ::close(fd);
@@ -252,7 +277,8 @@ class Device {
                   (pn_condition_is_set(c) ? pn_condition_get_name(c) : "no error");
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
 
@@ -324,7 +350,8 @@ class Device {
       done_ = true;
       return;
     }
-    std::string address = "amqps://" + o_.hub_host + "/devices/" + o_.device_id + "/messages/events";
+    std::string address =
+        "amqps://" + o_.hub_host + "/devices/" + o_.device_id + "/messages/events";
     events_ = pn_sender(session_, ("events-" + o_.device_id).c_str());
     pn_terminus_set_address(pn_link_target(events_), address.c_str());
     pn_link_set_snd_settle_mode(events_, PN_SND_UNSETTLED);
@@ -336,7 +363,8 @@ class Device {
     while (next_ < messages_.size() && pn_link_credit(events_) > 0) {
       std::size_t count = std::min(o_.batch == 0 ? 1 : o_.batch, messages_.size() - next_);
       std::string body;
-      for (std::size_t i = 0; i < count; ++i) body += data_section(encode_inner(messages_[next_ + i]));
+      for (std::size_t i = 0; i < count; ++i)
+        body += data_section(encode_inner(messages_[next_ + i]));
       std::string tag = "b" + std::to_string(next_);
       pn_delivery_t* d = pn_delivery(events_, pn_dtag(tag.data(), tag.size()));
       pn_link_send(events_, body.data(), body.size());
@@ -356,7 +384,8 @@ class Device {
       pn_condition_t* c = pn_disposition_condition(pn_delivery_remote(d));
       if (result_.refusal.empty() && pn_condition_is_set(c)) {
         const char* desc = pn_condition_get_description(c);
-        result_.refusal = std::string(pn_condition_get_name(c)) + (desc ? std::string(": ") + desc : "");
+        result_.refusal =
+            std::string(pn_condition_get_name(c)) + (desc ? std::string(": ") + desc : "");
       }
     }
     in_flight_.erase(it);

@@ -29,19 +29,19 @@ struct DeviceMessage {
 struct AmqpDeviceOptions {
   std::string host = "127.0.0.1";  // where to connect
   std::uint16_t port = 5672;
-  std::string hub_host;    // IoT Hub host name used in addresses and the token audience
+  std::string hub_host;  // IoT Hub host name used in addresses and the token audience
   std::string device_id;
-  std::string sas_token;   // presented with put-token
-  std::size_t batch = 1;   // messages per transfer
+  std::string sas_token;  // presented with put-token
+  std::size_t batch = 1;  // messages per transfer
   int timeout_ms = 30'000;
 };
 
 struct AmqpDeviceResult {
-  int cbs_status = 0;           // status-code of the put-token reply
+  int cbs_status = 0;  // status-code of the put-token reply
   std::string cbs_description;
-  std::size_t accepted = 0;     // messages in transfers the gateway accepted
-  std::size_t refused = 0;      // in transfers it rejected or released
-  std::string refusal;          // the first refusal's condition and description
+  std::size_t accepted = 0;  // messages in transfers the gateway accepted
+  std::size_t refused = 0;   // in transfers it rejected or released
+  std::string refusal;       // the first refusal's condition and description
 };
 
 // Connects, authenticates through $cbs and sends `messages` in batches of options.batch,

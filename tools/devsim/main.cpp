@@ -8,7 +8,6 @@
 // not be reached or the connection failed, 3 when the put-token was refused, 4 when messages
 // were refused. More protocols (MQTT, CoAP), rates and TEA payloads come with issue 7.
 #include <CLI/CLI.hpp>
-#include <openssl/evp.h>
 
 #include <chrono>
 #include <cstdio>
@@ -19,25 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/iothub/sas.h"
+#include "broker/iothub/sha256.h"
 #include "tools/devsim/amqp_device.h"
 #include "tools/tea/tea.h"
-
-namespace {
-
-std::string sha256_hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"holdfast-devsim: simulated IoT devices for a gateway"};
@@ -111,14 +94,14 @@ int main(int argc, char** argv) {
     m.message_id = o.device_id + "-" + std::to_string(i);
     m.content_type = "application/octet-stream";
     m.properties = {{"seq", std::to_string(i)}};
-    m.payload = {static_cast<char>(i >> 24), static_cast<char>(i >> 16),
-                 static_cast<char>(i >> 8), static_cast<char>(i), '\0'};
+    m.payload = {static_cast<char>(i >> 24), static_cast<char>(i >> 16), static_cast<char>(i >> 8),
+                 static_cast<char>(i), '\0'};
     for (std::size_t b = 0; b < payload_bytes; ++b) m.payload += static_cast<char>(rng());
     if (tea) m.payload = holdfast::tea::encrypt(m.payload, *tea);
     nlohmann::json line = {{"device", o.device_id},
                            {"message_id", m.message_id},
                            {"seq", i},
-                           {"sha256", sha256_hex(m.payload)}};
+                           {"sha256", holdfast::iothub::sha256_hex(m.payload)}};
     std::cout << line.dump() << "\n";
     messages.push_back(std::move(m));
   }

@@ -15,9 +15,9 @@ std::string device_of(const std::string& address) {
 core::Status C2dQueues::send(const std::string& device, core::Message message) {
   Device& d = devices_[device];
   if (d.waiting.size() + d.unsettled.size() >= kMaxPerDevice) {
-    return {core::Code::kResourceExhausted,
-            "device '" + device + "' has " + std::to_string(kMaxPerDevice) +
-                " cloud-to-device messages waiting already"};
+    return {core::Code::kResourceExhausted, "device '" + device + "' has " +
+                                                std::to_string(kMaxPerDevice) +
+                                                " cloud-to-device messages waiting already"};
   }
   d.waiting.push_back({next_seq_++, 0, std::move(message)});
   ++stats_.sent;
@@ -59,9 +59,15 @@ void C2dQueues::settle(core::QueueConsumer* consumer, core::Seq seq, core::Outco
   d.unsettled.erase(it);
   d.holder.erase(seq);
   switch (outcome) {
-    case core::Outcome::kAccepted: ++stats_.completed; break;
-    case core::Outcome::kRejected: ++stats_.rejected; break;
-    case core::Outcome::kModified: ++p.delivery_count; [[fallthrough]];
+    case core::Outcome::kAccepted:
+      ++stats_.completed;
+      break;
+    case core::Outcome::kRejected:
+      ++stats_.rejected;
+      break;
+    case core::Outcome::kModified:
+      ++p.delivery_count;
+      [[fallthrough]];
     case core::Outcome::kReleased:
       ++stats_.abandoned;
       d.waiting.push_front(std::move(p));

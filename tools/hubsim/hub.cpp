@@ -1,34 +1,20 @@
 #include "tools/hubsim/hub.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "broker/core/log.h"
 #include "broker/iothub/base64.h"
 #include "broker/iothub/iso8601.h"
+#include "broker/iothub/sha256.h"
 
 namespace holdfast::hubsim {
 namespace {
 
 constexpr std::string_view kLog = "hubsim";
-
-std::string sha256_hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
 
 // IoT Hub's container id: "DeviceGateway_" and 32 hex digits.
 std::string gateway_container_id() {
@@ -118,8 +104,8 @@ void Hub::apply_outage(bool outage) {
 core::Status Hub::check(const core::Message& m) {
   Faults f = faults();
   if (f.outage) return {core::Code::kUnavailable, "amqp:connection:forced: outage"};
-  if (std::find(f.unauthorized_devices.begin(), f.unauthorized_devices.end(),
-                m.origin.device_id) != f.unauthorized_devices.end()) {
+  if (std::find(f.unauthorized_devices.begin(), f.unauthorized_devices.end(), m.origin.device_id) !=
+      f.unauthorized_devices.end()) {
     return {core::Code::kPermissionDenied,
             "amqp:unauthorized-access: device '" + m.origin.device_id + "' is disabled"};
   }
@@ -198,7 +184,7 @@ void Hub::record(const core::Message& m) {
                          {"system_properties", system},
                          {"properties", props},
                          {"payload_base64", iothub::base64_encode(m.payload)},
-                         {"sha256", sha256_hex(m.payload)}};
+                         {"sha256", iothub::sha256_hex(m.payload)}};
   std::string text = line.dump() + "\n";
   std::fwrite(text.data(), 1, text.size(), options_.record);
   std::fflush(options_.record);
@@ -220,7 +206,9 @@ core::Status Hub::send_c2d(const std::string& device, core::Message message) {
 }
 
 void Hub::subscribe(const std::string&, core::Subscriber*, core::SubscriptionOptions) {}
-bool Hub::unsubscribe(const std::string&, core::Subscriber*) { return false; }
+bool Hub::unsubscribe(const std::string&, core::Subscriber*) {
+  return false;
+}
 void Hub::unsubscribe_all(core::Subscriber*) {}
 
 }  // namespace holdfast::hubsim

@@ -28,12 +28,12 @@
 namespace holdfast::hubsim {
 
 struct Faults {
-  bool outage = false;              // refuse connections and drop the open ones
+  bool outage = false;               // refuse connections and drop the open ones
   std::uint32_t throttle_per_s = 0;  // above this rate: com.microsoft:device-container-throttled
-  bool quota_exhausted = false;     // every message: amqp:resource-limit-exceeded
+  bool quota_exhausted = false;      // every message: amqp:resource-limit-exceeded
   std::vector<std::string> unauthorized_devices;  // their messages: amqp:unauthorized-access
-  std::uint64_t drop_after = 0;     // drop every connection after this many more messages
-  std::uint32_t ack_delay_ms = 0;   // settle each message this much later
+  std::uint64_t drop_after = 0;    // drop every connection after this many more messages
+  std::uint32_t ack_delay_ms = 0;  // settle each message this much later
 };
 
 struct HubOptions {

@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
       ->required();
   app.add_flag("--plain", plain, "Plain TCP instead of TLS (for debugging only)");
   app.add_option("--record", record_file, "Append the JSON lines here instead of stdout");
-  app.add_option("--control-port", control_port, "HTTP control endpoint port on 127.0.0.1 (0: none)");
+  app.add_option("--control-port", control_port,
+                 "HTTP control endpoint port on 127.0.0.1 (0: none)");
   CLI11_PARSE(app, argc, argv);
 
   auto devices = holdfast::iothub::DeviceKeys::load(devices_file);

@@ -18,6 +18,7 @@ struct TlsFiles {
 // them: ECDSA P-256 keys, valid 30 days, the server certificate naming every entry of `names`
 // (DNS names, or IP addresses when they parse as one) as subjectAltName. Blocks on file I/O.
 // Errors: kIoError naming the file or the OpenSSL failure.
-core::Result<TlsFiles> ensure_tls_files(const std::string& dir, const std::vector<std::string>& names);
+core::Result<TlsFiles> ensure_tls_files(const std::string& dir,
+                                        const std::vector<std::string>& names);
 
 }  // namespace holdfast::hubsim

@@ -8,8 +8,8 @@ constexpr int kCycles = 32;
 
 std::uint32_t load(const std::uint8_t* p, ByteOrder order) {
   if (order == ByteOrder::kBig) {
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
-           (std::uint32_t{p[2]} << 8) | p[3];
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           p[3];
   }
   return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) |
          p[0];

@@ -34,8 +34,10 @@ struct Params {
 };
 
 // One block, in place.
-void encrypt_block(Block& block, const Key& key, Variant variant, ByteOrder order = ByteOrder::kBig);
-void decrypt_block(Block& block, const Key& key, Variant variant, ByteOrder order = ByteOrder::kBig);
+void encrypt_block(Block& block, const Key& key, Variant variant,
+                   ByteOrder order = ByteOrder::kBig);
+void decrypt_block(Block& block, const Key& key, Variant variant,
+                   ByteOrder order = ByteOrder::kBig);
 
 // Whole messages: `plain` is zero-padded to a multiple of 8 bytes.
 std::string encrypt(std::string_view plain, const Params& params);
