@@ -89,7 +89,7 @@ class AmqpTest(test_mqtt.BrokerTest):
 
     def send_raw(self, conn: BlockingConnection, address: str, raw: bytes) -> Delivery:
         """Sends pre-encoded message bytes unsettled and waits for the broker's settlement."""
-        sender = conn.create_sender(address)
+        sender = conn.create_sender(address, name="raw-%d" % time.monotonic_ns())
         delivery = sender.link.delivery("raw-%d" % time.monotonic_ns())
         sender.link.send(raw)
         sender.link.advance()
@@ -155,6 +155,31 @@ class IngressTest(AmqpTest):
         self.assertEqual(caught.exception.state, Delivery.REJECTED)
         self.assertEqual(self.broker.message_queues(), [])
 
+    def test_many_sessions_and_links_on_one_connection(self):
+        # As the C# SDK does: a session per device (and one for CBS), many links.
+        from proton import Endpoint
+        c = self.connect()
+        senders = []
+        for i in range(20):
+            ssn = c.conn.session()
+            ssn.open()
+            for j in range(3):
+                snd = ssn.sender(f"s{i}-{j}")
+                snd.target.address = f"work/s{i}"
+                snd.open()
+                senders.append(snd)
+        c.wait(lambda: all(s.state & Endpoint.REMOTE_ACTIVE for s in senders),
+               timeout=EVENT_TIMEOUT, msg="60 links on 20 sessions attached")
+        deliveries = []
+        for n, snd in enumerate(senders):
+            d = snd.delivery(f"d{n}")
+            snd.send(Message(body=f"m{n}".encode(), inferred=True).encode())
+            snd.advance()
+            deliveries.append(d)
+        c.wait(lambda: all(d.remote_state == Delivery.ACCEPTED for d in deliveries),
+               timeout=EVENT_TIMEOUT, msg="every transfer accepted")
+        self.assertEqual(sum(self.broker.depth(f"work/s{i}") for i in range(20)), 60)
+
     def test_presettled_sends_are_stored(self):
         c = self.connect()
         s = c.create_sender("temperature", options=AtMostOnce())
@@ -218,6 +243,32 @@ class IngressTest(AmqpTest):
                 c.create_sender("temperature")
         other = self.connect()
         other.create_sender("temperature").send(Message(body=b"ok", inferred=True))
+
+
+class FullQueueTest(AmqpTest):
+    BROKER = {"amqp": True, "extra_config": ROUTES + """
+[[queue_policy]]
+pattern = "temperature"
+max_bytes = "2KiB"
+overflow = "reject"
+"""}
+
+    def test_a_full_queue_refuses_with_resource_limit_exceeded_and_keeps_what_it_has(self):
+        c = self.connect()
+        s = c.create_sender("temperature")
+        stored = []
+        with self.assertRaises(SendException) as caught:
+            for i in range(100):
+                body = payload(self.rng, i, 200)
+                s.send(Message(body=body, inferred=True))
+                stored.append(body)
+        self.assertEqual(caught.exception.state, Delivery.REJECTED)
+        self.assertGreater(len(stored), 0)  # `stored` holds the accepted ones only
+        d = self.send_raw(c, "temperature", Message(body=b"x" * 200, inferred=True).encode())
+        self.assertEqual(d.remote_state, Delivery.REJECTED)
+        self.assertEqual(d.remote.condition.name, "amqp:resource-limit-exceeded")
+        self.assert_same_payloads(self.stored_payloads("temperature"), stored,
+                                  "kept after the refusals")
 
 
 class TopicTest(AmqpTest):
