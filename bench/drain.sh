@@ -100,8 +100,10 @@ pid[holdfastd]=$!
 wait_for 30 "holdfastd" curl -sf "http://127.0.0.1:$admin_port/readyz"
 
 echo "filling: $messages messages of 100 bytes from $devices devices (the emulator is down)"
+# Paho runs one send and one receive thread per process for all its clients: many publishers
+# need several processes, or the fill crawls.
 "$bench" mqtt --port "$mqtt_port" --publishers "$devices" --messages "$messages" --inflight 64 \
-  --drain-timeout 120 >"$tmp/fill.txt"
+  --processes $(((devices + 19) / 20)) --drain-timeout 120 >"$tmp/fill.txt"
 stored=$(metric holdfast_store_messages)
 echo "stored: $stored messages"
 
