@@ -138,6 +138,7 @@ class Holdfastd:
         self.admin_port: Optional[int] = None
         self.amqp_port: Optional[int] = None
         self.coap_port: Optional[int] = None
+        self.upstream_port: Optional[int] = None  # where the default upstream points: nothing
         self.proc: Optional[subprocess.Popen] = None
         self.expected_exit = False  # set by stop() and kill(): an exit is then no crash
         # Bypass any http_proxy from the environment: the admin endpoint is local.
@@ -167,6 +168,16 @@ level = "{self.log_level}"
 file = "holdfastd.log"
 repeat_interval = "0s"
 """ + self.extra_config
+        if "[[upstream]]" not in self.extra_config:
+            # The default upstream is an emulator on 127.0.0.1:5671: one may run there (tools/
+            # run.sh), and a test must not forward to it. This port had nothing listening.
+            config += f"""
+[[upstream]]
+name = "hub"
+kind = "emulator"
+host = "127.0.0.1"
+port = {self.upstream_port}
+"""
         with open(self.config_path, "w") as f:
             f.write(config)
 
@@ -214,7 +225,8 @@ max_packet_bytes = "{self.max_packet_bytes}"
         self.expected_exit = False
         for attempt in range(3):
             if self.mqtt_port is None or new_ports or attempt > 0:
-                self.mqtt_port, self.admin_port, self.amqp_port, self.coap_port = free_ports(4)
+                (self.mqtt_port, self.admin_port, self.amqp_port, self.coap_port,
+                 self.upstream_port) = free_ports(5)
             self.write_config()
             with open(self.stderr_path, "ab") as err:
                 self.proc = subprocess.Popen(

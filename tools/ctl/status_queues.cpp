@@ -195,6 +195,14 @@ Outcome<void> run_status(const Globals& g) {
     std::cout << "  " << str(l, "protocol") << " on " << str(l, "bind") << ":" << u64(l, "port")
               << ": " << count(n, "connection") << "\n";
   }
+  const json& upstreams = s.contains("upstreams") ? s["upstreams"] : json::array();
+  std::cout << "upstreams:" << (upstreams.empty() ? " none (no route names one)\n" : "\n");
+  for (const auto& u : upstreams) {
+    std::cout << "  " << str(u, "name") << ": "
+              << (u.value("connected", false) ? "connected" : "NOT CONNECTED (retrying)") << ", "
+              << count(u64(u, "forwarded"), "message") << " forwarded, " << u64(u, "refused")
+              << " refused, " << u64(u, "dead_lettered") << " dead-lettered\n";
+  }
   if (s.contains("store")) print_store_line(std::cout, s["store"], false);
   return {};
 }
