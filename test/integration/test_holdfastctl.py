@@ -35,7 +35,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (  # noqa: E402
-    CLIENT_TIMEOUT, EVENT_TIMEOUT, LOCALHOST, SEED, Holdfastd, mosquitto_pub, payload)
+    CLIENT_TIMEOUT, EVENT_TIMEOUT, LOCALHOST, SEED, Holdfastd, mosquitto_pub, payload, wait_until)
 
 HOLDFASTD = None  # set by main()
 HOLDFASTCTL = None
@@ -196,6 +196,11 @@ class QueuesTest(CtlTest):
 
     def test_json_matches_the_admin_api_and_sorts(self):
         self.publish_some()
+        # The bridge opens its cursor on each device queue asynchronously: let it, so the two
+        # snapshots compared below are of the same state.
+        wait_until(lambda: all("bridge/hub" in q["cursors"] for q in self.broker.queues()
+                               if q["name"].startswith("iothub/")), EVENT_TIMEOUT,
+                   "the bridge's cursors")
         api = {q["name"]: q for q in self.broker.queues()}
         got = self.ctl_json("queues", "--all")
         self.assertEqual(sorted(q["name"] for q in got), sorted(api))
