@@ -42,7 +42,22 @@ void Bridge::stop() {
 }
 
 void Bridge::notify(const std::string& queue) {
-  for (auto& f : forwarders_) f->notify(queue);
+  {
+    std::lock_guard lock(notify_mu_);
+    if (!notified_.insert(queue).second || notify_posted_) return;
+    notify_posted_ = true;
+  }
+  loop_->post([this] {
+    std::unordered_set<std::string> queues;
+    {
+      std::lock_guard lock(notify_mu_);
+      queues.swap(notified_);
+      notify_posted_ = false;
+    }
+    for (auto& f : forwarders_) {
+      for (const auto& q : queues) f->notified(q);
+    }
+  });
 }
 
 std::vector<Bridge::UpstreamStats> Bridge::stats() const {

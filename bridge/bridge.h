@@ -5,8 +5,10 @@
 //
 // Concurrency: start() and stop() on the main thread; notify() and stats() from any thread.
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "bridge/forwarder.h"
@@ -24,7 +26,8 @@ class Bridge {
   // Closes the upstream connections (politely, for a moment) and joins the thread. After it
   // returns no store call is made any more.
   void stop();
-  // `queue` grew (the router's append listener calls this on the io thread).
+  // `queue` grew (the router's append listener calls this on the io thread, once per append).
+  // Coalesced: one task reaches the bridge thread per burst, whatever the number of appends.
   void notify(const std::string& queue);
 
   struct UpstreamStats {
@@ -39,6 +42,9 @@ class Bridge {
   std::vector<std::unique_ptr<Forwarder>> forwarders_;
   std::vector<std::string> names_;
   std::thread thread_;
+  std::mutex notify_mu_;  // guards the two below
+  std::unordered_set<std::string> notified_;
+  bool notify_posted_ = false;
 };
 
 }  // namespace holdfast::bridge

@@ -81,17 +81,15 @@ void Forwarder::stop() {
   if (hub_) hub_->close();
 }
 
-void Forwarder::notify(const std::string& queue) {
-  on_loop([this, queue] {
-    if (stopped_) return;
-    auto it = queues_.find(queue);
-    if (it == queues_.end()) {
-      if (options_.drains(queue)) add_queue(queue);
-      return;
-    }
-    it->second->at_end = false;
-    pump(*it->second);
-  });
+void Forwarder::notified(const std::string& queue) {
+  if (stopped_) return;
+  auto it = queues_.find(queue);
+  if (it == queues_.end()) {
+    if (options_.drains(queue)) add_queue(queue);
+    return;
+  }
+  it->second->at_end = false;
+  pump(*it->second);
 }
 
 void Forwarder::scan() {

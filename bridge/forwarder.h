@@ -24,7 +24,7 @@
 //   A lost connection rewinds every queue to its cursor and reconnects forever with backoff;
 //   the state change is logged once, not per retry.
 //
-// Concurrency: bridge thread only (its EventLoop), except notify() and stats() (any thread).
+// Concurrency: bridge thread only (its EventLoop), except stats() (any thread).
 //
 // Limitations: a transient refusal inside a window lets later messages of that device reach
 // the hub before the refused one is resent (use window = 1 for strict order); resends after a
@@ -96,8 +96,8 @@ class Forwarder final : public HubConnection::Listener {
   void start();
   // Bridge thread: closes the upstream connection; no more store calls are made.
   void stop();
-  // Any thread: `queue` has new messages.
-  void notify(const std::string& queue);
+  // Bridge thread: `queue` has new messages.
+  void notified(const std::string& queue);
   const ForwarderStats& stats() const { return stats_; }
 
   // HubConnection::Listener
