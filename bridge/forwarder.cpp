@@ -52,13 +52,6 @@ Forwarder::~Forwarder() {
   loop_.cancel_timer(reconnect_timer_);
 }
 
-template <typename F>
-void Forwarder::on_loop(F&& f) {
-  loop_.post([alive = std::weak_ptr<bool>(alive_), f = std::forward<F>(f)]() mutable {
-    if (alive.lock()) f();
-  });
-}
-
 template <typename T, typename F>
 core::Callback<T> Forwarder::from_store(F f) {
   return [loop = &loop_, alive = std::weak_ptr<bool>(alive_),

@@ -147,8 +147,6 @@ class Forwarder final : public HubConnection::Listener {
   Queue* queue_of_device(const std::string& device);
   std::chrono::milliseconds next_backoff(std::chrono::milliseconds previous);
   std::string cursor() const { return "bridge/" + options_.upstream; }
-  template <typename F>
-  void on_loop(F&& f);  // runs f on the loop if this forwarder still exists
   // A store callback that runs f(result) on the bridge loop if this forwarder still exists
   // then. It may fire on the store thread after the forwarder is gone: it touches only the
   // loop (which outlives every forwarder) and a weak pointer.
