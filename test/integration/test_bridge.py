@@ -88,7 +88,10 @@ class Hubsim:
         if not os.path.exists(self.record):
             return []
         with open(self.record) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            text = f.read()
+        # The emulator may be writing a line right now: only complete lines count.
+        return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines()
+                if line.strip()]
 
     def of_device(self, device: str) -> list[dict]:
         return [m for m in self.accepted() if m["device_id"] == device]

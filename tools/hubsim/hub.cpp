@@ -1,6 +1,9 @@
 #include "tools/hubsim/hub.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -186,8 +189,17 @@ void Hub::record(const core::Message& m) {
                          {"payload_base64", iothub::base64_encode(m.payload)},
                          {"sha256", iothub::sha256_hex(m.payload)}};
   std::string text = line.dump() + "\n";
-  std::fwrite(text.data(), 1, text.size(), options_.record);
+  // One write per line, so a reader never sees half of one (stdio would split long lines).
   std::fflush(options_.record);
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fileno(options_.record), p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the record is best effort; the message was accepted regardless
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
 }
 
 core::Status Hub::send_c2d(const std::string& device, core::Message message) {
