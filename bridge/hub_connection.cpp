@@ -233,17 +233,13 @@ void HubConnection::arm_tick() {
 }
 
 HubConnection::Device* HubConnection::device_of_c2d(pn_link_t* link) {
-  for (auto& [id, d] : devices_) {
-    if (d->c2d == link) return d.get();
-  }
-  return nullptr;
+  auto it = by_link_.find(link);
+  return it != by_link_.end() && it->second->c2d == link ? it->second : nullptr;
 }
 
 HubConnection::Device* HubConnection::device_of(pn_link_t* link) {
-  for (auto& [id, d] : devices_) {
-    if (d->link == link) return d.get();
-  }
-  return nullptr;
+  auto it = by_link_.find(link);
+  return it != by_link_.end() && it->second->link == link ? it->second : nullptr;
 }
 
 void HubConnection::dispatch(pn_event_t* e) {
@@ -309,6 +305,7 @@ void HubConnection::dispatch(pn_event_t* e) {
     case PN_LINK_REMOTE_CLOSE: {
       pn_link_t* l = pn_event_link(e);
       if (Device* c = device_of_c2d(l)) {
+        by_link_.erase(l);
         c->c2d = nullptr;  // the events link carries on; C2D for this device stops
         pn_link_close(l);
         break;
@@ -316,6 +313,8 @@ void HubConnection::dispatch(pn_event_t* e) {
       if (Device* d = device_of(l)) {
         HubOutcome why = outcome_of(pn_link_remote_condition(l));
         std::string id = d->id;
+        by_link_.erase(l);
+        if (d->c2d) by_link_.erase(d->c2d);
         devices_.erase(id);  // its unsettled transfers are unknown now: the forwarder resends
         pn_link_close(l);
         listener_.on_device_refused(id, why);
@@ -433,6 +432,8 @@ void HubConnection::on_cbs_reply(pn_delivery_t* dl) {
     pn_link_open(d->c2d);
     pn_link_flow(d->c2d, 10);
   }
+  by_link_[d->link] = d.get();
+  if (d->c2d) by_link_[d->c2d] = d.get();
   devices_.emplace(device, std::move(d));
 }
 

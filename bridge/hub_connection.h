@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "broker/core/event_loop.h"
 #include "broker/core/status.h"
@@ -131,6 +132,8 @@ class HubConnection {
   std::map<std::uint64_t, struct pn_delivery_t*> c2d_unsettled_;
   std::uint64_t next_c2d_id_ = 1;
   std::map<std::string, std::unique_ptr<Device>> devices_;
+  // Every event names a link: finding its device must not scan up to 1,000 devices.
+  std::unordered_map<struct pn_link_t*, Device*> by_link_;
   core::EventLoop::TimerId tick_timer_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -69,4 +69,15 @@ std::optional<AcceptedTcp> accept_tcp(int listen_fd, std::string_view log_tag) {
   }
 }
 
+bool refuse_if_full(const AcceptedTcp& accepted, std::size_t open, std::size_t max,
+                    std::string_view log_tag) {
+  if (open < max) return false;
+  ::close(accepted.fd);
+  log(LogLevel::kWarn, log_tag,
+      "refused a connection from " + accepted.peer + ": max_connections (" + std::to_string(max) +
+          ") reached",
+      "max_connections");
+  return true;
+}
+
 }  // namespace holdfast::core

@@ -31,4 +31,9 @@ struct AcceptedTcp {
 // other than EAGAIN are logged (rate-limited) under `log_tag`.
 std::optional<AcceptedTcp> accept_tcp(int listen_fd, std::string_view log_tag);
 
+// When `open` connections already reach `max`: closes the accepted socket, logs the refusal
+// (rate-limited, under `log_tag`) and returns true. Otherwise returns false.
+bool refuse_if_full(const AcceptedTcp& accepted, std::size_t open, std::size_t max,
+                    std::string_view log_tag);
+
 }  // namespace holdfast::core

@@ -89,13 +89,8 @@ void AmqpServer::abort_all() {
 
 void AmqpServer::on_accept() {
   while (auto accepted = core::accept_tcp(listen_fd_, kLog)) {
-    if (connections_.size() >= options_.max_connections) {
-      ::close(accepted->fd);
+    if (core::refuse_if_full(*accepted, connections_.size(), options_.max_connections, kLog)) {
       ++stats_.refused_connections;
-      core::log(core::LogLevel::kWarn, kLog,
-                "refused a connection: max_connections (" +
-                    std::to_string(options_.max_connections) + ") reached",
-                "max_connections");
       continue;
     }
     auto connection = std::make_shared<Connection>(*this, accepted->fd, accepted->peer);
