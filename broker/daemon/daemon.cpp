@@ -4,6 +4,7 @@
 
 #include "broker/core/address.h"
 #include "broker/core/log.h"
+#include "broker/core/tls.h"
 #include "broker/iothub/device_keys.h"
 #include "protocols/coap/psk_keys.h"
 
@@ -188,11 +189,6 @@ core::Status Daemon::start_listeners(const config::Config& config) {
       coap_.push_back(std::move(server));
       continue;
     }
-    if (l.tls && l.protocol != core::Protocol::kAmqp) {
-      return {core::Code::kUnsupported, std::string(core::protocol_name(l.protocol)) +
-                                            " listener on " + where +
-                                            ": TLS listeners are not supported yet"};
-    }
     if (l.protocol == core::Protocol::kAmqp) {
       amqp::AmqpOptions o;
       o.bind = l.bind;
@@ -214,7 +210,23 @@ core::Status Daemon::start_listeners(const config::Config& config) {
       amqp_.push_back(std::move(server));
       continue;
     }
+    std::shared_ptr<core::TlsContext> tls;
+    if (l.tls) {
+      auto context = core::TlsContext::server({l.cert_file, l.key_file, l.ca_file});
+      if (!context) {
+        return {context.error().code(), "mqtt listener on " + where + ": " +
+                                            context.error().message()};
+      }
+      tls = std::move(*context);
+    }
+    if (!mqtt_.empty()) {
+      // One MQTT server for every MQTT listener, so a persistent session is the same whichever
+      // port its client comes back on; the first listener's limits apply to all.
+      if (auto s = mqtt_.front()->listen(l.bind, l.port, std::move(tls)); !s.ok()) return s;
+      continue;
+    }
     mqtt::ServerOptions o;
+    o.tls = std::move(tls);
     o.bind = l.bind;
     o.port = l.port;
     o.max_connections = l.max_connections;

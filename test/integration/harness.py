@@ -119,12 +119,16 @@ class Holdfastd:
     def __init__(self, binary: str, workdir: str, max_packet_bytes: str = "512KiB",
                  log_level: str = "debug", sync: str = "fsync", extra_config: str = "",
                  amqp: bool = False, amqp_listener_config: str = "",
-                 coap: bool = False, coap_listener_config: str = ""):
+                 coap: bool = False, coap_listener_config: str = "",
+                 mqtt_tls_config: str = ""):
         self.extra_config = extra_config  # appended to the generated TOML
         self.amqp = amqp  # also an AMQP [[listener]] on amqp_port
         self.amqp_listener_config = amqp_listener_config  # extra keys of that listener
         self.coap = coap  # also a CoAP [[listener]] (UDP) on coap_port
         self.coap_listener_config = coap_listener_config  # extra keys of that listener
+        # Non-empty: also an MQTT TLS [[listener]] on mqtt_tls_port with these keys (cert_file...)
+        self.mqtt_tls_config = mqtt_tls_config
+        self.mqtt_tls_port: Optional[int] = None
         self.binary = binary
         self.workdir = workdir
         self.max_packet_bytes = max_packet_bytes
@@ -158,7 +162,7 @@ protocol = "mqtt"
 bind = "{LOCALHOST}"
 port = {self.mqtt_port}
 max_packet_bytes = "{self.max_packet_bytes}"
-{self._amqp_listener()}{self._coap_listener()}
+{self._mqtt_tls_listener()}{self._amqp_listener()}{self._coap_listener()}
 [admin]
 bind = "{LOCALHOST}"
 port = {self.admin_port}
@@ -180,6 +184,18 @@ port = {self.upstream_port}
 """
         with open(self.config_path, "w") as f:
             f.write(config)
+
+    def _mqtt_tls_listener(self) -> str:
+        if not self.mqtt_tls_config:
+            return ""
+        return f"""
+[[listener]]
+protocol = "mqtt"
+bind = "{LOCALHOST}"
+port = {self.mqtt_tls_port}
+tls = true
+{self.mqtt_tls_config}
+"""
 
     def _amqp_listener(self) -> str:
         if not self.amqp:
@@ -226,7 +242,7 @@ max_packet_bytes = "{self.max_packet_bytes}"
         for attempt in range(3):
             if self.mqtt_port is None or new_ports or attempt > 0:
                 (self.mqtt_port, self.admin_port, self.amqp_port, self.coap_port,
-                 self.upstream_port) = free_ports(5)
+                 self.upstream_port, self.mqtt_tls_port) = free_ports(6)
             self.write_config()
             with open(self.stderr_path, "ab") as err:
                 self.proc = subprocess.Popen(
@@ -408,6 +424,39 @@ max_packet_bytes = "{self.max_packet_bytes}"
     def wait_client_present(self, client_id: str, timeout: float = EVENT_TIMEOUT):
         wait_until(lambda: client_id in self.client_ids(), timeout,
                    f"client {client_id!r} in /api/connections")
+
+
+# ---- certificates ------------------------------------------------------------------------------
+
+
+def make_test_pki(directory: str, clients: tuple = ()) -> dict:
+    """A CA, a server certificate for localhost / 127.0.0.1 and one client certificate per name
+    in `clients` (CN = the name), made with openssl(1) in `directory`. Returns the file paths:
+    ca, server_cert, server_key, and client_cert/client_key dicts by name."""
+    def run(*args):
+        subprocess.run(args, cwd=directory, check=True, capture_output=True)
+
+    def issue(name: str, subject: str, ext: str = ""):
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject,
+            "-keyout", f"{name}.key", "-out", f"{name}.csr")
+        extra = []
+        if ext:
+            with open(os.path.join(directory, f"{name}.cnf"), "w") as f:
+                f.write(ext)
+            extra = ["-extfile", f"{name}.cnf"]
+        run("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-out", f"{name}.pem", *extra)
+
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=holdfast test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    issue("server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for c in clients:
+        issue(f"client-{c}", f"/CN={c}")
+    path = lambda name: os.path.join(directory, name)
+    return {"ca": path("ca.pem"), "server_cert": path("server.pem"),
+            "server_key": path("server.key"),
+            "client_cert": {c: path(f"client-{c}.pem") for c in clients},
+            "client_key": {c: path(f"client-{c}.key") for c in clients}}
 
 
 # ---- received messages -------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from proton.utils import (BlockingConnection, LinkDetached,
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_mqtt  # noqa: E402  (BrokerTest, the binary)
-from harness import EVENT_TIMEOUT, LOCALHOST, payload, sha, wait_until  # noqa: E402
+from harness import (  # noqa: E402
+    EVENT_TIMEOUT, LOCALHOST, make_test_pki, payload, sha, wait_until)
 
 HOST = "myhub.azure-devices.net"
 KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # IOTHUB.md's test key
@@ -589,15 +590,7 @@ class TlsTest(AmqpTest):
     @classmethod
     def setUpClass(cls):
         cls.pki = tempfile.mkdtemp(prefix="holdfast-it-pki-")
-        run = lambda *a: subprocess.run(a, cwd=cls.pki, check=True, capture_output=True)
-        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=holdfast test CA", "-keyout", "ca.key", "-out", "ca.pem")
-        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-            "-keyout", "server.key", "-out", "server.csr")
-        with open(os.path.join(cls.pki, "ext.cnf"), "w") as f:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
+        make_test_pki(cls.pki)
         cls.BROKER = {"amqp": True, "extra_config": ROUTES, "amqp_listener_config": f"""
 tls = true
 cert_file = "{cls.pki}/server.pem"

@@ -51,11 +51,27 @@ ReasonCode reason_for(const core::Status& s) {
 
 }  // namespace
 
-Connection::Connection(MqttServer& server, int fd, std::string peer)
+Connection::Connection(MqttServer& server, int fd, std::string peer,
+                       std::shared_ptr<core::TlsContext> tls)
     : server_(server),
       fd_(fd),
       peer_(std::move(peer)),
-      decoder_(DecoderOptions{.max_packet_size = server.options().max_packet_bytes}) {}
+      decoder_(DecoderOptions{.max_packet_size = server.options().max_packet_bytes}) {
+  if (tls) tls_ = std::make_unique<core::TlsSession>(std::move(tls), fd);
+}
+
+ssize_t Connection::read_some(char* buf, std::size_t len) {
+  return tls_ ? tls_->read(buf, len) : ::recv(fd_, buf, len, 0);
+}
+
+ssize_t Connection::write_some(const char* buf, std::size_t len) {
+  return tls_ ? tls_->write(buf, len) : ::send(fd_, buf, len, MSG_NOSIGNAL);
+}
+
+std::string Connection::io_error(const char* what) const {
+  if (tls_ && errno == EPROTO && !tls_->error().empty()) return tls_->error();
+  return std::string(what) + " failed: " + std::strerror(errno);
+}
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
@@ -86,30 +102,53 @@ void Connection::start() {
 
 void Connection::on_events(std::uint32_t events) {
   if (closed()) return;
-  if (events & EPOLLOUT) flush();
+  if (events & EPOLLOUT) {
+    // A TLS read that had to write (handshake) goes on once the socket is writable.
+    bool read_waits = read_wants_write_;
+    read_wants_write_ = false;
+    flush();
+    if (read_waits && !closed()) on_readable();
+  }
   if (closed()) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable();
 }
 
 void Connection::on_readable() {
+  // TLS keeps decrypted bytes of a record it read whole: read until OpenSSL has none left, or
+  // the level-triggered socket would not tell us about them.
+  do {
+    if (!read_once() || closed()) return;
+  } while (tls_ && tls_->pending() && !reading_paused_);
+}
+
+bool Connection::read_once() {
   char buf[64 * 1024];
-  ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+  ssize_t n = read_some(buf, sizeof buf);
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-    close(true, std::string("read failed: ") + std::strerror(errno));
-    return;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+      if (tls_ && tls_->wants_write()) {
+        read_wants_write_ = true;  // the handshake needs the socket writable
+        if (!want_write_) {
+          want_write_ = true;
+          update_interest();
+        }
+      }
+      return false;
+    }
+    close(true, io_error("read"));
+    return false;
   }
   if (n == 0) {
     close(true, decoder_.at_packet_boundary() ? "connection closed by the client"
                                               : "connection closed in the middle of a packet");
-    return;
+    return false;
   }
   last_read_ = std::chrono::steady_clock::now();
   std::vector<Packet> packets;
   CodecStatus status = decoder_.feed(std::string_view(buf, static_cast<std::size_t>(n)), packets);
   for (auto& packet : packets) {
     handle(packet);
-    if (closed()) return;
+    if (closed()) return false;
   }
   if (!status.ok()) {
     ++server_.mutable_stats().protocol_errors;
@@ -120,7 +159,9 @@ void Connection::on_readable() {
     }
     close(true, "bad packet: " + status.to_string(),
           connected_ ? std::optional(reason_code_for(status.error)) : std::nullopt);
+    return false;
   }
+  return true;
 }
 
 void Connection::send(const Packet& packet) {
@@ -148,7 +189,7 @@ void Connection::schedule_flush() {
 void Connection::flush() {
   std::size_t sent = 0;
   while (sent < out_.size() && !closed()) {
-    ssize_t n = ::send(fd_, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = write_some(out_.data() + sent, out_.size() - sent);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
       continue;
@@ -156,11 +197,12 @@ void Connection::flush() {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
     out_.clear();
-    close(true, std::string("write failed: ") + std::strerror(errno));
+    close(true, io_error("write"));
     return;
   }
   out_.erase(0, sent);
-  bool want = !out_.empty();
+  // A TLS handshake may need to write while we have nothing to send.
+  bool want = !out_.empty() || read_wants_write_;
   if (want != want_write_) {
     want_write_ = want;
     update_interest();
@@ -183,8 +225,9 @@ void Connection::close(bool abnormal, const std::string& reason,
     encode(d, version_, out_).ignore();
   }
   if (!out_.empty()) {
-    // Best effort: a CONNACK refusal or DISCONNECT should reach the client.
-    ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    // Best effort: a CONNACK refusal or DISCONNECT should reach the client (the socket is
+    // non-blocking).
+    ssize_t n = write_some(out_.data(), out_.size());
     (void)n;
   }
   server_.loop().remove(fd_);
@@ -514,6 +557,12 @@ void Connection::send_acks() {
   if (reading_paused_ && acks_.size() < server_.options().receive_maximum / 2u + 1) {
     reading_paused_ = false;
     update_interest();
+    if (tls_ && tls_->pending()) {
+      // Decrypted bytes already read from the socket: epoll will not report them.
+      server_.loop().post([weak = weak_from_this()] {
+        if (auto self = weak.lock(); self && !self->closed()) self->on_readable();
+      });
+    }
   }
 }
 

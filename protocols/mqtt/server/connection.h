@@ -3,7 +3,8 @@
 // (CONNECT, PUBLISH in, SUBSCRIBE, acknowledgements, keep-alive, will), writes packets.
 //
 // Operation
-//   Bytes read go through the codec's Decoder; each packet is handled in order. An incoming
+//   With TLS (a listener with a TlsContext), reads and writes go through a core::TlsSession; the handshake
+//   runs inside them. Bytes read go through the codec's Decoder; each packet is handled in order. An incoming
 //   QoS 1/2 PUBLISH is submitted to the Ingress and its PUBACK/PUBREC is sent only when the
 //   Ingress reports it durable; acknowledgements leave in the order the publishes arrived. Too
 //   many unacknowledged publishes (receive_maximum) pause reading from the socket. Writes are
@@ -21,6 +22,7 @@
 
 #include "broker/core/event_loop.h"
 #include "broker/core/fifo.h"
+#include "broker/core/tls.h"
 #include "protocols/mqtt/decoder.h"
 #include "protocols/mqtt/packet.h"
 
@@ -31,7 +33,9 @@ class Session;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(MqttServer& server, int fd, std::string peer);
+  // `tls` null: plain TCP.
+  Connection(MqttServer& server, int fd, std::string peer,
+             std::shared_ptr<core::TlsContext> tls = nullptr);
   ~Connection();
 
   // Starts watching the socket and the CONNECT timeout.
@@ -63,6 +67,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void on_events(std::uint32_t events);
   void on_readable();
+  // One read from the socket, its packets handled. False: nothing more to read now, or closed.
+  bool read_once();
+  ssize_t read_some(char* buf, std::size_t len);
+  ssize_t write_some(const char* buf, std::size_t len);
+  std::string io_error(const char* what) const;
   void flush();
   void schedule_flush();
   void update_interest();
@@ -88,6 +97,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;
   bool flush_scheduled_ = false;
   bool want_write_ = false;
+  bool read_wants_write_ = false;  // a TLS read waits for the socket to become writable
+  std::unique_ptr<core::TlsSession> tls_;  // null: plain TCP
   bool reading_paused_ = false;
   Session* session_ = nullptr;
   bool connected_ = false;  // CONNECT accepted

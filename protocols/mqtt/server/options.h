@@ -7,6 +7,10 @@
 #include <memory>
 #include <string>
 
+namespace holdfast::core {
+class TlsContext;
+}
+
 namespace holdfast::iothub {
 class DeviceKeys;
 class TokenStore;
@@ -32,6 +36,8 @@ struct ServerOptions {
   std::size_t max_subscriptions_per_client = 100;
   std::size_t max_topic_bytes = 1024;
   std::chrono::milliseconds connect_timeout{10'000};  // to receive CONNECT after accept
+  // Serve TLS (MQTT over TLS, 8883). Null: plain TCP.
+  std::shared_ptr<core::TlsContext> tls;
   // Devices that log in the IoT Hub way (username "{host}/{id}/?api-version=...", password a
   // SAS token) have their token verified against these keys when the device is listed; an
   // unlisted device's token is only checked for expiry (token passthrough). Null: no keys.

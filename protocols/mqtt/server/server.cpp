@@ -75,22 +75,41 @@ MqttServer::~MqttServer() {
   for (auto& [id, session] : sessions_) registry_.unsubscribe_all(session.get());
 }
 
-core::Status MqttServer::start() {
-  auto listener = core::listen_tcp("MQTT listener", options_.bind, options_.port);
+core::Status MqttServer::start() { return listen(options_.bind, options_.port, options_.tls); }
+
+core::Status MqttServer::listen(const std::string& bind, std::uint16_t port,
+                                std::shared_ptr<core::TlsContext> tls) {
+  const char* what = tls ? "MQTT TLS listener" : "MQTT listener";
+  auto listener = core::listen_tcp(what, bind, port);
   if (!listener) return listener.error();
-  listen_fd_ = listener->fd;
-  port_ = listener->port;
-  core::Status s = loop_.add(listen_fd_, EPOLLIN, [this](std::uint32_t) { on_accept(); });
-  if (!s.ok()) return s;
-  core::log_info(kLog, "listening on " + options_.bind + ":" + std::to_string(port_));
+  auto endpoint = std::make_unique<Endpoint>(Endpoint{listener->fd, listener->port, std::move(tls)});
+  Endpoint* e = endpoint.get();
+  core::Status s = loop_.add(e->fd, EPOLLIN, [this, e](std::uint32_t) { on_accept(*e); });
+  if (!s.ok()) {
+    ::close(e->fd);
+    return s;
+  }
+  if (endpoints_.empty()) port_ = e->port;
+  endpoints_.push_back(std::move(endpoint));
+  core::log_info(kLog, std::string("listening on ") + bind + ":" + std::to_string(e->port) +
+                           (e->tls ? " (TLS)" : ""));
   return {};
 }
 
+std::uint16_t MqttServer::tls_port() const {
+  for (const auto& e : endpoints_) {
+    if (e->tls) return e->port;
+  }
+  return 0;
+}
+
 void MqttServer::stop_accepting() {
-  if (listen_fd_ < 0) return;
-  loop_.remove(listen_fd_);
-  ::close(listen_fd_);
-  listen_fd_ = -1;
+  for (auto& e : endpoints_) {
+    if (e->fd < 0) continue;
+    loop_.remove(e->fd);
+    ::close(e->fd);
+    e->fd = -1;
+  }
 }
 
 void MqttServer::close_all() {
@@ -99,13 +118,14 @@ void MqttServer::close_all() {
   for (auto& c : all) c->close(false, "server shutting down", ReasonCode::kServerShuttingDown);
 }
 
-void MqttServer::on_accept() {
-  while (auto accepted = core::accept_tcp(listen_fd_, kLog)) {
+void MqttServer::on_accept(Endpoint& endpoint) {
+  while (auto accepted = core::accept_tcp(endpoint.fd, kLog)) {
     if (core::refuse_if_full(*accepted, connections_.size(), options_.max_connections, kLog)) {
       ++stats_.refused_connections;
       continue;
     }
-    auto connection = std::make_shared<Connection>(*this, accepted->fd, accepted->peer);
+    auto connection = std::make_shared<Connection>(*this, accepted->fd, accepted->peer,
+                                                   endpoint.tls);
     connections_.emplace(connection.get(), connection);
     ++stats_.accepted;
     ++stats_.connections;

@@ -52,14 +52,20 @@ class MqttServer {
   // from the store and re-subscribes those sessions. Errors: the store's.
   core::Status restore();
 
-  // Binds and listens. Errors: kIoError naming the address and the reason.
+  // Binds and listens on options().bind:port (TLS with options().tls). Errors: kIoError naming
+  // the address and the reason.
   core::Status start();
+  // Listens on one more address (one server for all MQTT listeners: a client's session is the
+  // same whichever port it comes back on). `tls` null: plain TCP.
+  core::Status listen(const std::string& bind, std::uint16_t port,
+                      std::shared_ptr<core::TlsContext> tls);
   // Stops accepting; existing connections stay.
   void stop_accepting();
   // Closes every connection (wills are not published: this is an orderly shutdown).
   void close_all();
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return port_; }  // the first listener's
+  std::uint16_t tls_port() const;                // the first TLS listener's; 0: none
   const ServerStats& stats() const { return stats_; }
   std::vector<ConnectionInfo> connections() const;
 
@@ -82,14 +88,19 @@ class MqttServer {
   std::string assign_client_id();
 
  private:
-  void on_accept();
+  struct Endpoint {
+    int fd;
+    std::uint16_t port;
+    std::shared_ptr<core::TlsContext> tls;
+  };
+  void on_accept(Endpoint& endpoint);
 
   core::EventLoop& loop_;
   core::Ingress& ingress_;
   core::SubscriptionRegistry& registry_;
   ServerOptions options_;
   ServerStats stats_;
-  int listen_fd_ = -1;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::uint16_t port_ = 0;
   std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
   std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
