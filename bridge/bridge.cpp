@@ -1,5 +1,6 @@
 #include "bridge/bridge.h"
 
+#include <algorithm>
 #include <future>
 
 namespace holdfast::bridge {
@@ -58,6 +59,21 @@ void Bridge::notify(const std::string& queue) {
       for (const auto& q : queues) f->notified(q);
     }
   });
+}
+
+bool Bridge::set_paused(const std::string& upstream, bool paused) {
+  if (!upstream.empty() && std::find(names_.begin(), names_.end(), upstream) == names_.end()) {
+    return false;
+  }
+  auto applied = std::make_shared<std::promise<void>>();
+  loop_->post([this, upstream, paused, applied] {
+    for (std::size_t i = 0; i < forwarders_.size(); ++i) {
+      if (upstream.empty() || names_[i] == upstream) forwarders_[i]->set_paused(paused);
+    }
+    applied->set_value();
+  });
+  applied->get_future().wait_for(std::chrono::seconds(2));
+  return true;
 }
 
 std::vector<Bridge::UpstreamStats> Bridge::stats() const {

@@ -29,6 +29,11 @@ class Bridge {
   // `queue` grew (the router's append listener calls this on the io thread, once per append).
   // Coalesced: one task reaches the bridge thread per burst, whatever the number of appends.
   void notify(const std::string& queue);
+  // Any thread but the bridge thread; blocks until the bridge thread applied it (at most 2 s).
+  // Pauses (or resumes) sending new transfers to `upstream`, or to every upstream when it is
+  // empty: unsettled transfers settle normally and the queues keep filling. Not persisted: a
+  // restart resumes. Returns false when no upstream has that name.
+  bool set_paused(const std::string& upstream, bool paused);
 
   struct UpstreamStats {
     std::string name;

@@ -85,6 +85,16 @@ void Forwarder::notified(const std::string& queue) {
   pump(*it->second);
 }
 
+void Forwarder::set_paused(bool paused) {
+  if (stats_.paused.exchange(paused) == paused) return;
+  core::log_info(kLog, "upstream '" + options_.upstream + "' " +
+                           (paused ? "paused by the operator: no new transfers"
+                                   : "resumed by the operator"));
+  if (!paused) {
+    for (auto& [name, q] : queues_) pump(*q);
+  }
+}
+
 void Forwarder::scan() {
   if (stopped_) return;
   store_.list_queues(from_store<std::vector<core::QueueStats>>(
@@ -219,7 +229,8 @@ Forwarder::Queue* Forwarder::queue_of_device(const std::string& device) {
 }
 
 void Forwarder::send(Queue& q) {
-  while (!q.ready.empty() && q.inflight.size() < options_.window && hub_->credit(q.device) > 0) {
+  while (!stats_.paused && !q.ready.empty() && q.inflight.size() < options_.window &&
+         hub_->credit(q.device) > 0) {
     core::StoredMessage& m = q.ready.front();
     std::string encoded = amqp::encode_message(m.message, 0);
     std::uint64_t max = hub_->max_message_size(q.device);

@@ -85,6 +85,7 @@ struct ForwarderStats {
   std::atomic<std::uint64_t> connects{0};       // successful connections
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> c2d_delivered{0};  // cloud-to-device messages handed to devices
+  std::atomic<bool> paused{false};               // set_paused(true): no new transfers are sent
 };
 
 class Forwarder final : public HubConnection::Listener {
@@ -98,6 +99,9 @@ class Forwarder final : public HubConnection::Listener {
   void stop();
   // Bridge thread: `queue` has new messages.
   void notified(const std::string& queue);
+  // Bridge thread: while paused no new transfer is sent (unsettled ones settle as usual, reads
+  // and tokens go on, queues keep filling); resuming sends again. Kept in memory only.
+  void set_paused(bool paused);
   const ForwarderStats& stats() const { return stats_; }
 
   // HubConnection::Listener
