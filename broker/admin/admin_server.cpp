@@ -52,15 +52,46 @@ core::Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string&
           auto [status, body] = h.peek_json(req.matches[1], from, max);
           text(res, status, body, "application/json");
         });
-  s.Post(
-      R"(/api/queues/(.+)/purge)", [&h, text](const httplib::Request& req, httplib::Response& res) {
-        if (req.has_header("Origin")) {  // a browser: see the header comment
-          text(res, 403, "{\"error\": \"purge is refused from a web page\"}\n", "application/json");
-          return;
-        }
-        auto [status, body] = h.purge_json(req.matches[1]);
-        text(res, status, body, "application/json");
-      });
+  // POSTs change things: refused from a browser (see the header comment).
+  auto post = [&s, text](const char* pattern, auto handler) {
+    s.Post(pattern, [handler, text](const httplib::Request& req, httplib::Response& res) {
+      if (req.has_header("Origin")) {
+        text(res, 403, "{\"error\": \"changes are refused from a web page\"}\n",
+             "application/json");
+        return;
+      }
+      auto [status, body] = handler(req);
+      text(res, status, body, "application/json");
+    });
+  };
+  auto json_of = [text](httplib::Response& res, std::pair<int, std::string> answer) {
+    text(res, answer.first, answer.second, "application/json");
+  };
+  post(R"(/api/queues/(.+)/purge)",
+       [&h](const httplib::Request& req) { return h.purge_json(req.matches[1]); });
+  post(R"(/api/queues/(.+)/import)",
+       [&h](const httplib::Request& req) { return h.import_json(req.matches[1], req.body); });
+  post(R"(/api/queues/(.+)/replay)", [&h](const httplib::Request& req) {
+    std::size_t max = 500;
+    try {
+      if (req.has_param("max")) max = std::stoull(req.get_param_value("max"));
+    } catch (...) {
+      return std::pair<int, std::string>{400, "{\"error\": \"max must be a number\"}\n"};
+    }
+    return h.replay_json(req.matches[1], req.get_param_value("to"), max);
+  });
+  post("/api/bridge/pause", [&h](const httplib::Request& req) {
+    return h.bridge_pause_json(req.get_param_value("upstream"), true);
+  });
+  post("/api/bridge/resume", [&h](const httplib::Request& req) {
+    return h.bridge_pause_json(req.get_param_value("upstream"), false);
+  });
+  s.Get("/api/deadletters", [&h, json_of](const httplib::Request&, httplib::Response& res) {
+    json_of(res, h.deadletters_json());
+  });
+  s.Get("/api/devices", [&h, json_of](const httplib::Request&, httplib::Response& res) {
+    json_of(res, h.devices_json());
+  });
   if (!s.bind_to_port(bind.c_str(), port)) {
     return core::error(core::Code::kIoError, "admin endpoint cannot listen on " + bind + ":" +
                                                  std::to_string(port) +

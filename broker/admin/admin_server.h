@@ -16,6 +16,23 @@
 //                        (counted as removed); 404 for an unknown queue. Refused (403) when the
 //                        request carries an Origin header: browsers send one, holdfastctl and
 //                        curl do not, so a web page cannot purge through the operator's browser.
+//   POST /api/queues/NAME/import
+//                        body: JSON lines as `holdfastctl export` writes them; appended to NAME
+//                        in one atomic append (created if missing). JSON {"queue", "imported",
+//                        "first_seq", "last_seq"}; 400 naming the bad line.
+//   GET /api/deadletters JSON: the dead-letter queues, their counts, oldest age, reasons
+//   POST /api/queues/NAME/replay?to=QUEUE&max=N
+//                        moves up to N (at most 500 per request) messages of dead-letter queue
+//                        NAME back to their original queue (or QUEUE): appended there, then
+//                        removed. JSON {"queue", "replayed", "remaining", "last_seq", "to"}.
+//   POST /api/bridge/pause?upstream=NAME, POST /api/bridge/resume?upstream=NAME
+//                        stop (resume) sending new transfers upstream (every upstream without
+//                        ?upstream); not persisted. JSON {"upstreams": [{"name", "paused"}]};
+//                        404 for an unknown upstream, 409 when no bridge runs.
+//   GET /api/devices     JSON: the devices seen since start: id, protocol, last seen, backlog,
+//                        token state
+//   Every POST is refused (403) when the request carries an Origin header: browsers send one,
+//   holdfastctl and curl do not, so a web page cannot change anything through a browser.
 //
 // Concurrency
 //   Requests are served on the server's own threads (cpp-httplib), which may block: handlers
@@ -48,6 +65,15 @@ struct AdminHandlers {
       peek_json;
   // (HTTP status, JSON body)
   std::function<std::pair<int, std::string>(const std::string& queue)> purge_json;
+  std::function<std::pair<int, std::string>(const std::string& queue, const std::string& body)>
+      import_json;
+  std::function<std::pair<int, std::string>()> deadletters_json;
+  std::function<std::pair<int, std::string>(const std::string& queue, const std::string& to,
+                                            std::size_t max)>
+      replay_json;
+  std::function<std::pair<int, std::string>(const std::string& upstream, bool paused)>
+      bridge_pause_json;
+  std::function<std::pair<int, std::string>()> devices_json;
 };
 
 class AdminServer {

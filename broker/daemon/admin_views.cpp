@@ -6,6 +6,7 @@
 #include "broker/admin/message_json.h"
 #include "broker/core/log.h"
 #include "broker/daemon/daemon.h"
+#include "broker/daemon/on_loop.h"
 
 namespace holdfast::daemon {
 namespace {
@@ -41,17 +42,6 @@ class Metrics {
  private:
   std::ostringstream out_;
 };
-
-// Runs `fn` on the io loop and waits for its result (admin threads may block); nullopt if the
-// loop does not answer within two seconds (e.g. shutting down).
-template <typename Fn>
-auto on_loop(core::EventLoop& loop, Fn fn) -> std::optional<decltype(fn())> {
-  auto promise = std::make_shared<std::promise<decltype(fn())>>();
-  auto future = promise->get_future();
-  loop.post([promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
-  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return std::nullopt;
-  return future.get();
-}
 
 }  // namespace
 
@@ -190,6 +180,8 @@ std::string Daemon::metrics() {
     };
     each("holdfast_bridge_connected", "gauge", "1 while the upstream connection is up.",
          [](const auto& s) { return std::uint64_t{s.connected.load()}; });
+    each("holdfast_bridge_paused", "gauge", "1 while an operator paused the upstream.",
+         [](const auto& s) { return std::uint64_t{s.paused.load()}; });
     each("holdfast_bridge_forwarded_total", "counter", "Messages the upstream accepted.",
          [](const auto& s) { return s.forwarded.load(); });
     each("holdfast_bridge_refused_total", "counter", "Transfers the upstream refused.",
@@ -230,6 +222,7 @@ std::string Daemon::status_json() {
     for (const auto& u : bridge_->stats()) {
       j["upstreams"].push_back({{"name", u.name},
                                 {"connected", u.stats->connected.load()},
+                                {"paused", u.stats->paused.load()},
                                 {"forwarded", u.stats->forwarded.load()},
                                 {"refused", u.stats->refused.load()},
                                 {"dead_lettered", u.stats->dead_lettered.load()}});

@@ -62,6 +62,8 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config
   };
   d->dispatcher_ = std::make_unique<broker::Dispatcher>(*d->loop_, *d->store_,
                                                         d->router_->routes(), std::move(dispatch));
+  // The listeners' Ingress: notes which devices send, then hands every message to the router.
+  d->devices_ = std::make_unique<DeviceTracker>(*d->router_, 10'000);
   if (auto s = d->start_bridge(config); !s.ok()) return core::error(s);
   d->router_->set_append_listener([dispatcher = d->dispatcher_.get(), bridge = d->bridge_.get()](
                                       const std::string& queue, core::Seq seq) {
@@ -72,24 +74,7 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config
   // The loop is not running yet: this thread may set it up before handing it to the io thread.
   if (auto s = d->start_listeners(config); !s.ok()) return core::error(s);
 
-  if (config.admin.port != 0) {
-    Daemon* raw = d.get();
-    auto admin = broker::AdminServer::start(
-        config.admin.bind, config.admin.port,
-        {.healthy = [raw] { return raw->healthy(); },
-         .ready = [raw] { return raw->ready(); },
-         .metrics = [raw] { return raw->metrics(); },
-         .status_json = [raw] { return raw->status_json(); },
-         .queues_json = [raw] { return raw->queues_json(); },
-         .connections_json = [raw] { return raw->connections_json(); },
-         .peek_json = [raw](const std::string& queue, std::uint64_t from,
-                            std::size_t max) { return raw->peek_json(queue, from, max); },
-         .purge_json = [raw](const std::string& queue) { return raw->purge_json(queue); }});
-    if (!admin) return core::error(admin.error());
-    d->admin_ = std::move(*admin);
-    core::log_info(kLog, "admin endpoint on http://" + config.admin.bind + ":" +
-                             std::to_string(config.admin.port));
-  }
+  if (auto s = d->start_admin(config); !s.ok()) return core::error(s);
 
   d->io_thread_ = std::thread([loop = d->loop_.get()] { loop->run(); });
   d->ready_ = true;
@@ -183,7 +168,7 @@ core::Status Daemon::start_listeners(const config::Config& config) {
         core::log_info(kLog, "CoAP DTLS keys from " + l.psk_file + " (" +
                                  std::to_string(o.psk->size()) + " identities)");
       }
-      auto server = std::make_unique<coap::CoapServer>(*loop_, *router_, *router_,
+      auto server = std::make_unique<coap::CoapServer>(*loop_, *devices_, *router_,
                                                        dispatcher_.get(), std::move(o));
       if (auto s = server->start(); !s.ok()) return s;
       coap_.push_back(std::move(server));
@@ -204,7 +189,7 @@ core::Status Daemon::start_listeners(const config::Config& config) {
       o.ca_file = l.ca_file;
       o.device_keys = keys;
       o.tokens = tokens_;
-      auto server = std::make_unique<amqp::AmqpServer>(*loop_, *router_, *router_,
+      auto server = std::make_unique<amqp::AmqpServer>(*loop_, *devices_, *router_,
                                                          dispatcher_.get(), o);
       if (auto s = server->start(); !s.ok()) return s;
       amqp_.push_back(std::move(server));
@@ -238,7 +223,7 @@ core::Status Daemon::start_listeners(const config::Config& config) {
     o.max_queued_messages = l.max_queued_messages;
     o.device_keys = keys;
     o.tokens = tokens_;
-    auto server = std::make_unique<mqtt::MqttServer>(*loop_, *router_, *router_, o, store_.get());
+    auto server = std::make_unique<mqtt::MqttServer>(*loop_, *devices_, *router_, o, store_.get());
     if (auto s = server->restore(); !s.ok()) return s;
     if (auto s = server->start(); !s.ok()) return s;
     mqtt_.push_back(std::move(server));

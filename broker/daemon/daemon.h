@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "broker/admin/admin_server.h"
 #include "broker/config/config.h"
 #include "broker/core/event_loop.h"
+#include "broker/daemon/device_tracker.h"
 #include "broker/iothub/token_store.h"
 #include "broker/router/dispatcher.h"
 #include "broker/router/router.h"
@@ -50,12 +52,22 @@ class Daemon {
   std::pair<int, std::string> peek_json(const std::string& queue, std::uint64_t from,
                                         std::size_t max);
   std::pair<int, std::string> purge_json(const std::string& queue);
+  // Operator actions and views of holdfastctl (admin_actions.cpp).
+  std::pair<int, std::string> import_json(const std::string& queue, const std::string& lines);
+  std::pair<int, std::string> deadletters_json();
+  std::pair<int, std::string> replay_json(const std::string& queue, const std::string& to,
+                                          std::size_t max);
+  std::pair<int, std::string> bridge_pause_json(const std::string& upstream, bool paused);
+  std::pair<int, std::string> devices_json();
   bool healthy();
 
  private:
   Daemon() = default;
   core::Status start_listeners(const config::Config& config);
   core::Status start_bridge(const config::Config& config);
+  core::Status start_admin(const config::Config& config);  // admin_actions.cpp
+  // Io thread, after an admin action appended to `queue`: wakes its consumers and the bridge.
+  void appended(const std::string& queue, core::Seq last);
 
   std::atomic<bool> ready_{false};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
@@ -65,6 +77,8 @@ class Daemon {
   std::unique_ptr<core::EventLoop> loop_;
   std::unique_ptr<broker::Router> router_;
   std::unique_ptr<broker::Dispatcher> dispatcher_;  // local queue consumers (AMQP receivers)
+  std::unique_ptr<DeviceTracker> devices_;          // the listeners' Ingress, before the router
+  std::mutex replay_mu_;                            // one replay at a time
   std::unique_ptr<storage::RocksQueueStore> store_;
   std::vector<std::unique_ptr<mqtt::MqttServer>> mqtt_;
   std::vector<std::unique_ptr<amqp::AmqpServer>> amqp_;

@@ -46,10 +46,12 @@ ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 class CtlTest(unittest.TestCase):
     """Starts a holdfastd per test; stops it (SIGTERM, exit status 0 required) at the end."""
 
+    BROKER: dict = {}  # keyword arguments of Holdfastd
+
     def setUp(self):
         self.rng = random.Random(f"{SEED}/{self.id()}")
         self.workdir = tempfile.mkdtemp(prefix="holdfast-ctl-it-")
-        self.broker = Holdfastd(HOLDFASTD, self.workdir)
+        self.broker = Holdfastd(HOLDFASTD, self.workdir, **self.BROKER)
         self.addCleanup(self._finish)
         self.broker.start()
         # Where no store is: while the daemon runs, answers must come from it.
@@ -107,12 +109,12 @@ class CtlTest(unittest.TestCase):
         except ValueError as e:
             self.fail(f"holdfastctl --json {' '.join(map(str, args))}: not JSON ({e}):\n{r.out}")
 
-    def ctl_on_terminal(self, *args, typed: bytes) -> subprocess.CompletedProcess:
+    def ctl_on_terminal(self, *args, typed: bytes, store=None) -> subprocess.CompletedProcess:
         """Runs holdfastctl with a pseudo-terminal as stdin, on which `typed` is typed."""
         master, slave = pty.openpty()
         try:
-            p = subprocess.Popen([HOLDFASTCTL, "--admin", self.admin, "--store", self.no_store] +
-                                 list(args), stdin=slave, stdout=subprocess.PIPE,
+            p = subprocess.Popen([HOLDFASTCTL, "--admin", self.admin, "--store",
+                                  store or self.no_store] + list(args), stdin=slave, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, env=self.env())
             os.close(slave)
             slave = None

@@ -58,12 +58,34 @@ class AdminSource final : public Source {
   Outcome<json> read(const std::string& queue, std::uint64_t from, std::size_t max) override {
     std::string path = "/api/queues/" + encode_path(queue) + "/messages?max=" + std::to_string(max);
     if (from != 0) path += "&from=" + std::to_string(from);
-    return call("GET", path, queue);
+    return call("GET", path, no_queue(queue));
   }
 
   Outcome<json> purge(const std::string& queue) override {
-    return call("POST", "/api/queues/" + encode_path(queue) + "/purge", queue);
+    return call("POST", "/api/queues/" + encode_path(queue) + "/purge", no_queue(queue));
   }
+
+  Outcome<json> import(const std::string& queue, const std::string& lines) override {
+    return call("POST", "/api/queues/" + encode_path(queue) + "/import", "", lines);
+  }
+
+  Outcome<json> deadletters() override { return call("GET", "/api/deadletters", ""); }
+
+  Outcome<json> replay(const std::string& queue, const std::string& to, std::size_t max) override {
+    std::string path = "/api/queues/" + encode_path(queue) + "/replay?max=" + std::to_string(max);
+    if (!to.empty()) path += "&to=" + encode_path(to);
+    return call("POST", path, no_queue(queue));
+  }
+
+  Outcome<json> set_paused(const std::string& upstream, bool paused) override {
+    std::string path = paused ? "/api/bridge/pause" : "/api/bridge/resume";
+    if (!upstream.empty()) path += "?upstream=" + encode_path(upstream);
+    return call("POST", path,
+                "no upstream '" + upstream + "' in " + describe() +
+                    "; `holdfastctl status` lists the upstreams");
+  }
+
+  Outcome<json> devices() override { return call("GET", "/api/devices", ""); }
 
   // GET /readyz: holdfastd answers "ready" (200) or "not ready" (503). Returns "" when it
   // answered, else why nothing did.
@@ -86,9 +108,16 @@ class AdminSource final : public Source {
   }
 
  private:
-  // `queue` non-empty: a 404 means that queue does not exist.
-  Outcome<json> call(const char* method, const std::string& path, const std::string& queue) {
-    auto res = std::string(method) == "POST" ? client_.Post(path) : client_.Get(path);
+  std::string no_queue(const std::string& queue) const {
+    return "no queue '" + queue + "' in " + describe() +
+           "; `holdfastctl queues --all` lists every queue";
+  }
+
+  // `not_found` non-empty: what a 404 (with an error object) means, reported as kExitNotFound.
+  Outcome<json> call(const char* method, const std::string& path, const std::string& not_found,
+                     const std::string& body_out = "") {
+    auto res = std::string(method) == "POST" ? client_.Post(path, body_out, "application/x-ndjson")
+                                             : client_.Get(path);
     if (!res) {
       std::string reason = why(res.error());
       if (is_not_answering(res.error())) {
@@ -103,9 +132,8 @@ class AdminSource final : public Source {
                                    "shutting down: try again");
     }
     json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
-    if (res->status == 404 && !queue.empty() && !error_of(body).empty()) {
-      return fail(kExitNotFound, "no queue '" + queue + "' in " + describe() +
-                                     "; `holdfastctl queues --all` lists every queue");
+    if (res->status == 404 && !not_found.empty() && !error_of(body).empty()) {
+      return fail(kExitNotFound, not_found);
     }
     if (res->status != 200) {
       std::string detail = error_of(body);

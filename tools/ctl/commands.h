@@ -6,11 +6,11 @@
 // Thread: the main thread; every command blocks until it is done (queues --watch until
 // Ctrl-C).
 
+#include <cstdint>
 #include <optional>
+#include <string>
 
 #include "tools/tea/tea.h"
-#include <cstdint>
-#include <string>
 
 #include "tools/ctl/failure.h"
 #include "tools/ctl/render.h"
@@ -49,11 +49,37 @@ struct ExportOptions {
   std::string out;  // empty: stdout
 };
 
+struct ImportOptions {
+  std::string queue;
+  std::string in;  // empty or "-": stdin
+};
+
+struct ReplayOptions {
+  std::string queue;      // the dead-letter queue
+  std::string to;         // empty: each message's original queue
+  std::uint64_t max = 0;  // 0: every message there when the replay starts
+  bool yes = false;
+};
+
+struct BridgeOptions {
+  bool pause = true;     // pause, else resume
+  std::string upstream;  // empty: every upstream
+};
+
 Outcome<void> run_status(const Globals& g);
 Outcome<void> run_queues(const Globals& g, const QueuesOptions& o);
 Outcome<void> run_peek(const Globals& g, const PeekOptions& o);
 Outcome<void> run_purge(const Globals& g, const PurgeOptions& o);
 Outcome<void> run_export(const Globals& g, const ExportOptions& o);
+Outcome<void> run_import(const Globals& g, const ImportOptions& o);
+Outcome<void> run_deadletters(const Globals& g);
+Outcome<void> run_replay(const Globals& g, const ReplayOptions& o);
+Outcome<void> run_bridge(const Globals& g, const BridgeOptions& o);
+Outcome<void> run_devices(const Globals& g);
+
+// Asks on the terminal to type `expected` (after `what` was explained on stderr); kExitFailed
+// when something else was typed. Callers check for a terminal before contacting anything.
+Outcome<void> confirm_by_typing(const std::string& what, const std::string& expected);
 
 // The entry of `queue` in a queues() answer, or kExitNotFound naming `source`.
 Outcome<json> find_queue(Source& source, const std::string& queue);

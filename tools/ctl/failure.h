@@ -14,7 +14,8 @@ enum ExitCode : int {
   kExitFailed = 1,       // the operation failed (the message says why)
   kExitUsage = 2,        // bad arguments, or a confirmation that cannot be asked
   kExitUnreachable = 3,  // holdfastd is not answering and there is no store to read instead
-  kExitNotFound = 4,     // no such queue
+  kExitNotFound = 4,     // no such queue or upstream
+  kExitBusy = 5,         // holdfastd is not answering, yet another process holds its store
 };
 
 struct Failure {

@@ -15,21 +15,26 @@ constexpr const char* kDescription =
 constexpr const char* kFooter = R"(
 Where it looks: holdfastd's admin endpoint (--admin, else $HOLDFAST_ADMIN, else
 http://127.0.0.1:8088). When nothing answers there, it opens the store at --store (default
-./data/store) read-only instead, so a stopped daemon can be inspected without starting anything.
-purge always needs the running daemon. The global options may also follow the command.
+./data/store) read-only instead, so a stopped daemon can be inspected without starting anything. import and replay change a
+stopped daemon's store too (opened read-write, only while no process holds it). purge, bridge
+and devices always need the running daemon. The global options may also follow the command.
 
 Exit status:
   0  ok
   1  the operation failed (the message says why)
-  2  bad usage: unknown command or option, bad value; purge without a terminal and without --yes
-  3  holdfastd is not answering and there is no store to read instead
-  4  not found: no such queue
+  2  bad usage: unknown command or option, bad value, an import line that is not an exported
+     message; purge or replay without a terminal and without --yes
+  3  holdfastd is not answering and there is no store to read instead (or the command needs
+     the running daemon)
+  4  not found: no such queue or upstream
+  5  holdfastd is not answering, yet another process holds its store (import, replay)
 
 Run `holdfastctl COMMAND --help` for a command's options.)";
 
 constexpr const char* kCommandFooter = R"(
 Global options: --admin URL, --store PATH, --json (see holdfastctl --help).
-Exit status: 0 ok, 1 failed, 2 bad usage, 3 holdfastd not answering and no store, 4 not found.)";
+Exit status: 0 ok, 1 failed, 2 bad usage, 3 holdfastd not answering and no store, 4 not found,
+5 store held by another process.)";
 
 CLI::App* command(CLI::App& app, const char* name, const char* description) {
   CLI::App* sub = app.add_subcommand(name, description);
@@ -140,6 +145,49 @@ int main(int argc, char** argv) {
                 "write to FILE (via FILE.partial, renamed when complete) instead of stdout")
       ->type_name("FILE");
 
+  ImportOptions imported;
+  CLI::App* i = command(app, "import",
+                        "Append messages to a queue from the JSON lines export writes (bytes, "
+                        "properties, origin, received-at kept). Every line is checked before "
+                        "anything is appended. Progress on stderr.");
+  i->add_option("QUEUE", imported.queue, "queue to append to (created if missing)")->required();
+  i->add_option("FILE", imported.in, "JSON lines to read (default or '-': stdin)");
+
+  command(app, "deadletters",
+          "A table of the dead-letter queues (deadletter/QUEUE, where the bridge puts messages "
+          "the upstream refused for good, and queue policies' dead_letter_queue): count, bytes, "
+          "oldest age, original queues, reasons.");
+
+  ReplayOptions replay;
+  CLI::App* r = command(app, "replay",
+                        "Move a dead-letter queue's messages back to the queue each came from "
+                        "(or --to QUEUE): appended there first, then removed, so a crash in "
+                        "between duplicates and never loses. Asks you to type the queue name "
+                        "unless --yes.");
+  r->add_option("DLQ", replay.queue, "dead-letter queue, e.g. deadletter/iothub/dev1")->required();
+  r->add_option("--to", replay.to, "append to this queue instead of each message's original one")
+      ->type_name("QUEUE");
+  r->add_option("--max", replay.max, "at most N messages, the oldest first (default: all)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  r->add_flag("--yes,-y", replay.yes, "do not ask (required when stdin is not a terminal)");
+
+  BridgeOptions bridge;
+  std::string bridge_action;
+  CLI::App* b = command(app, "bridge",
+                        "Pause or resume forwarding to an upstream (needs the running holdfastd). "
+                        "While paused no new transfers are sent; unsettled ones settle, queues "
+                        "keep filling. Not persisted: restarting holdfastd resumes.");
+  b->add_option("ACTION", bridge_action, "pause or resume")
+      ->required()
+      ->check(CLI::IsMember({"pause", "resume"}));
+  b->add_option("UPSTREAM", bridge.upstream, "upstream name (default: every upstream)");
+
+  command(app, "devices",
+          "A table of the devices heard from since holdfastd started (needs it running): "
+          "protocol, last seen, messages, backlog of their queues, token state (token "
+          "passthrough: valid until when, or expired).");
+
   app.failure_message([](const CLI::App* top, const CLI::Error& error) {
     std::string help = "holdfastctl --help";
     if (!top->get_subcommands().empty()) {
@@ -153,16 +201,16 @@ int main(int argc, char** argv) {
     if (app.get_subcommands().empty() && dynamic_cast<const CLI::ExtrasError*>(&error) &&
         !app.remaining().empty()) {
       std::cerr << "holdfastctl: unknown command '" << app.remaining().front()
-                << "': the commands are status, queues, peek, purge and export (see "
-                   "holdfastctl --help)\n";
+                << "': the commands are status, queues, peek, export, import, purge, deadletters, "
+                   "replay, bridge and devices (see holdfastctl --help)\n";
       return kExitUsage;
     }
     int code = app.exit(error);  // prints help, the version, or the error and a hint
     return code == 0 ? kExitOk : kExitUsage;
   }
   if (app.get_subcommands().empty()) {
-    std::cerr << "holdfastctl: which command? status, queues, peek, purge or export (see "
-                 "holdfastctl --help)\n";
+    std::cerr << "holdfastctl: which command? status, queues, peek, export, import, purge, "
+                 "deadletters, replay, bridge or devices (see holdfastctl --help)\n";
     return kExitUsage;
   }
 
@@ -187,9 +235,11 @@ int main(int argc, char** argv) {
           return kExitUsage;
         }
         for (int i = 0; i < 8; ++i) t.iv[i] = iv_key[i];
-        t.variant = tea_variant == "tea" ? holdfast::tea::Variant::kTea : holdfast::tea::Variant::kXtea;
+        t.variant =
+            tea_variant == "tea" ? holdfast::tea::Variant::kTea : holdfast::tea::Variant::kXtea;
         t.mode = tea_mode == "cbc" ? holdfast::tea::Mode::kCbc : holdfast::tea::Mode::kEcb;
-        t.order = tea_order == "little" ? holdfast::tea::ByteOrder::kLittle : holdfast::tea::ByteOrder::kBig;
+        t.order = tea_order == "little" ? holdfast::tea::ByteOrder::kLittle
+                                        : holdfast::tea::ByteOrder::kBig;
         peek.tea = t;
       }
       result = run_peek(g, peek);
@@ -197,6 +247,17 @@ int main(int argc, char** argv) {
       result = run_purge(g, purge);
     } else if (name == "export") {
       result = run_export(g, exported);
+    } else if (name == "import") {
+      result = run_import(g, imported);
+    } else if (name == "deadletters") {
+      result = run_deadletters(g);
+    } else if (name == "replay") {
+      result = run_replay(g, replay);
+    } else if (name == "bridge") {
+      bridge.pause = bridge_action == "pause";
+      result = run_bridge(g, bridge);
+    } else if (name == "devices") {
+      result = run_devices(g);
     }
   } catch (const nlohmann::json::exception& e) {  // an answer without the fields it should have
     result = fail(kExitFailed, std::string("unexpected answer from holdfastd or its store (") +

@@ -1,9 +1,6 @@
 // holdfastctl peek and holdfastctl export: reading a queue's messages without consuming them.
-#include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +8,7 @@
 
 #include "broker/iothub/base64.h"
 #include "tools/ctl/commands.h"
+#include "tools/ctl/progress.h"
 
 namespace holdfast::ctl {
 namespace {
@@ -73,43 +71,15 @@ void print_message(std::ostream& out, const json& m, const PeekOptions& o) {
       out << "  decrypted   (not a whole number of 8-byte blocks: not TEA-encrypted?)\n";
     } else {
       std::string plain = tea::decrypt(bytes, *o.tea);
-      PayloadFormat shown = o.format == PayloadFormat::kAuto
-                                ? (is_printable_text(plain) ? PayloadFormat::kText
-                                                            : PayloadFormat::kHex)
-                                : format;
+      PayloadFormat shown =
+          o.format == PayloadFormat::kAuto
+              ? (is_printable_text(plain) ? PayloadFormat::kText : PayloadFormat::kHex)
+              : format;
       out << "  decrypted   " << count(plain.size(), "byte") << " (display only)\n";
       print_payload(out, plain, shown, o.payload_bytes, "    ");
     }
   }
 }
-
-// Progress of a long export, on stderr: rewritten in place on a terminal, else a line every
-// few seconds; nothing for exports that finish within a second.
-class Progress {
- public:
-  Progress(std::string queue, std::uint64_t total) : queue_(std::move(queue)), total_(total) {}
-
-  void update(std::uint64_t done, std::uint64_t bytes, bool final = false) {
-    auto now = std::chrono::steady_clock::now();
-    if (!final && (now - started_ < std::chrono::seconds(1) || now < next_)) return;
-    if (final && !shown_) return;
-    next_ = now + (tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000));
-    std::fprintf(stderr, "%sholdfastctl: exporting %s: %llu of %llu messages, %s%s",
-                 tty_ ? "\r" : "", queue_.c_str(), static_cast<unsigned long long>(done),
-                 static_cast<unsigned long long>(total_), human_bytes(bytes).c_str(),
-                 tty_ ? "\x1b[K" : "\n");
-    if (final && tty_) std::fputc('\n', stderr);
-    shown_ = true;
-  }
-
- private:
-  std::string queue_;
-  std::uint64_t total_;
-  bool tty_ = isatty(STDERR_FILENO) == 1;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point next_ = started_;
-};
 
 }  // namespace
 
@@ -166,7 +136,7 @@ Outcome<void> run_export(const Globals& g, const ExportOptions& o) {
     return std::unexpected(std::move(f));
   };
 
-  Progress progress(safe(o.queue), total);
+  Progress progress("exporting " + safe(o.queue), total);
   std::uint64_t exported = 0, bytes = 0, from = 0;
   for (bool done = false; !done;) {
     auto page = (*source)->read(o.queue, from, kExportPage);

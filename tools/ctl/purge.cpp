@@ -1,4 +1,4 @@
-// holdfastctl purge: the one command that deletes, so it asks first.
+// holdfastctl purge: it deletes, so it asks first (as replay does, with the same prompt).
 #include <unistd.h>
 
 #include <iostream>
@@ -7,6 +7,15 @@
 #include "tools/ctl/commands.h"
 
 namespace holdfast::ctl {
+
+Outcome<void> confirm_by_typing(const std::string& what, const std::string& expected) {
+  std::cerr << "Type the queue name to confirm: " << std::flush;
+  std::string typed;
+  if (!std::getline(std::cin, typed) || typed != expected) {
+    return fail(kExitFailed, "not " + what + ": what was typed is not '" + expected + "'");
+  }
+  return {};
+}
 
 Outcome<void> run_purge(const Globals& g, const PurgeOptions& o) {
   // Decided before anything is contacted: a script must not hang on a prompt nobody sees.
@@ -30,11 +39,7 @@ Outcome<void> run_purge(const Globals& g, const PurgeOptions& o) {
       std::cerr << "'$' queues are holdfastd's own state (retained messages, MQTT sessions): "
                    "purging one loses that state.\n";
     }
-    std::cerr << "Type the queue name to confirm: " << std::flush;
-    std::string typed;
-    if (!std::getline(std::cin, typed) || typed != o.queue) {
-      return fail(kExitFailed, "not purged: what was typed is not '" + o.queue + "'");
-    }
+    if (auto ok = confirm_by_typing("purged", o.queue); !ok) return ok;
   }
 
   auto purged = (*source)->purge(o.queue);

@@ -35,4 +35,19 @@ Outcome<std::unique_ptr<Source>> open_daemon(const Target& target, const std::st
                                     "(tools/run.sh) or pass --admin URL if it listens elsewhere");
 }
 
+Outcome<std::unique_ptr<Source>> open_writable(const Target& target, const std::string& what) {
+  auto url = parse_admin_url(target.admin_url);
+  if (!url) return std::unexpected(url.error());
+  auto probe = probe_admin(*url);
+  if (!probe) return std::unexpected(probe.error());
+  if (probe->source) return std::move(probe->source);
+  auto store = open_store_for_writing(target.store_path);
+  if (store || store.error().exit_code != kExitUnreachable) return store;
+  return fail(kExitUnreachable, "holdfastd is not answering on " + url->text + " (" +
+                                    probe->not_answering + ") and there is no store at " +
+                                    target.store_path + " for " + what +
+                                    ": start it (tools/run.sh), pass --admin URL if it listens "
+                                    "elsewhere, or pass --store PATH of its store");
+}
+
 }  // namespace holdfast::ctl

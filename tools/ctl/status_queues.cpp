@@ -200,6 +200,7 @@ Outcome<void> run_status(const Globals& g) {
   for (const auto& u : upstreams) {
     std::cout << "  " << str(u, "name") << ": "
               << (u.value("connected", false) ? "connected" : "NOT CONNECTED (retrying)") << ", "
+              << (u.value("paused", false) ? "PAUSED (holdfastctl bridge resume), " : "")
               << count(u64(u, "forwarded"), "message") << " forwarded, " << u64(u, "refused")
               << " refused, " << u64(u, "dead_lettered") << " dead-lettered\n";
   }
