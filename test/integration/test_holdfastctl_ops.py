@@ -322,6 +322,26 @@ upstream = "hub2"
                          [sha(d) for d in held])
         wait_until(lambda: self.broker.depth("iothub/dev1") == 0, EVENT_TIMEOUT, "dev1 drained")
 
+    def test_refused_messages_listed_and_replayed_to_the_hub(self):
+        self.hub.faults(unauthorized_devices=["dev1"])
+        sent = [payload(self.rng, i, 70) for i in range(3)]
+        for data in sent:
+            self.pub("dev1", data)
+        wait_until(lambda: self.broker.depth("deadletter/iothub/dev1") == 3, EVENT_TIMEOUT,
+                   "three dead letters from the bridge")
+        [dl] = self.ctl_json("deadletters")
+        self.assertEqual((dl["queue"], dl["count"], dl["original_queues"]),
+                         ("deadletter/iothub/dev1", 3, {"iothub/dev1": 3}))
+        self.assertEqual(dl["reasons"], {"upstream hub: amqp:unauthorized-access": 3})
+        self.assertIn("upstream hub: amqp:unauthorized-access (3)", self.ctl("deadletters").out)
+        self.hub.faults(unauthorized_devices=[])
+        s = self.ctl_json("replay", "deadletter/iothub/dev1", "--yes")
+        self.assertEqual((s["replayed"], s["remaining"]), (3, 0))
+        test_bridge.BridgeTest.wait_forwarded(self, "dev1", 3)
+        self.assertEqual([m["sha256"] for m in self.hub.of_device("dev1")],
+                         [sha(d) for d in sent])
+        self.assertEqual(self.ctl_json("deadletters"), [])
+
     def test_a_restart_resumes_and_unknown_upstreams_are_exit_4(self):
         self.ctl_json("bridge", "pause")
         self.assertEqual([u["paused"] for u in self.upstreams().values()], [True, True])

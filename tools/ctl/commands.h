@@ -77,6 +77,8 @@ Outcome<void> run_replay(const Globals& g, const ReplayOptions& o);
 Outcome<void> run_bridge(const Globals& g, const BridgeOptions& o);
 Outcome<void> run_devices(const Globals& g);
 
+// Ok when `yes` or stdin is a terminal, else kExitUsage: `verb` ("purge") needs --yes.
+Outcome<void> can_ask(bool yes, const std::string& verb, const std::string& queue);
 // Asks on the terminal to type `expected` (after `what` was explained on stderr); kExitFailed
 // when something else was typed. Callers check for a terminal before contacting anything.
 Outcome<void> confirm_by_typing(const std::string& what, const std::string& expected);

@@ -1,6 +1,4 @@
 // holdfastctl deadletters and holdfastctl replay: what was refused for good, and moving it back.
-#include <unistd.h>
-
 #include <algorithm>
 #include <iostream>
 
@@ -56,13 +54,7 @@ Outcome<void> run_deadletters(const Globals& g) {
 }
 
 Outcome<void> run_replay(const Globals& g, const ReplayOptions& o) {
-  // Decided before anything is contacted: a script must not hang on a prompt nobody sees.
-  if (!o.yes && isatty(STDIN_FILENO) != 1) {
-    return fail(kExitUsage,
-                "replay asks to type the queue name on a terminal, and stdin is not "
-                "one: pass --yes to replay '" +
-                    o.queue + "' without asking");
-  }
+  if (auto ok = can_ask(o.yes, "replay", o.queue); !ok) return ok;
   auto source = open_writable(g.target, "replay");
   if (!source) return std::unexpected(source.error());
   auto queue = find_queue(**source, o.queue);

@@ -15,9 +15,10 @@ constexpr const char* kDescription =
 constexpr const char* kFooter = R"(
 Where it looks: holdfastd's admin endpoint (--admin, else $HOLDFAST_ADMIN, else
 http://127.0.0.1:8088). When nothing answers there, it opens the store at --store (default
-./data/store) read-only instead, so a stopped daemon can be inspected without starting anything. import and replay change a
-stopped daemon's store too (opened read-write, only while no process holds it). purge, bridge
-and devices always need the running daemon. The global options may also follow the command.
+./data/store) read-only instead, so a stopped daemon can be inspected without starting anything.
+import and replay change a stopped daemon's store too (opened read-write, only while no process
+holds it). purge, bridge and devices need the running daemon. The global options may also
+follow the command.
 
 Exit status:
   0  ok

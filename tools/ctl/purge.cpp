@@ -17,14 +17,17 @@ Outcome<void> confirm_by_typing(const std::string& what, const std::string& expe
   return {};
 }
 
-Outcome<void> run_purge(const Globals& g, const PurgeOptions& o) {
+Outcome<void> can_ask(bool yes, const std::string& verb, const std::string& queue) {
   // Decided before anything is contacted: a script must not hang on a prompt nobody sees.
-  if (!o.yes && isatty(STDIN_FILENO) != 1) {
-    return fail(kExitUsage,
-                "purge asks to type the queue name on a terminal, and stdin is not "
-                "one: pass --yes to purge '" +
-                    o.queue + "' without asking");
-  }
+  if (yes || isatty(STDIN_FILENO) == 1) return {};
+  return fail(kExitUsage, verb +
+                              " asks to type the queue name on a terminal, and stdin is not "
+                              "one: pass --yes to " +
+                              verb + " '" + queue + "' without asking");
+}
+
+Outcome<void> run_purge(const Globals& g, const PurgeOptions& o) {
+  if (auto ok = can_ask(o.yes, "purge", o.queue); !ok) return ok;
   auto source = open_daemon(g.target, "purge");
   if (!source) return std::unexpected(source.error());
   auto queue = find_queue(**source, o.queue);
