@@ -156,12 +156,12 @@ core::Status Daemon::start_listeners(const config::Config& config) {
       o.max_body_bytes = l.max_packet_bytes;
       o.rate_limit = l.rate_limit;
       o.dtls = l.tls;
-      if (l.tls && l.psk_file.empty()) {
-        return {core::Code::kUnsupported, "coap listener on " + where +
-                                              ": DTLS with certificates is not supported yet; "
-                                              "give psk_file (pre-shared keys)"};
+      if (l.tls) {  // DTLS: certificates, pre-shared keys, or both (the config checked one)
+        o.cert_file = l.cert_file;
+        o.key_file = l.key_file;
+        o.client_ca_file = l.ca_file;
       }
-      if (l.tls) {
+      if (l.tls && !l.psk_file.empty()) {
         auto psk = coap::PskKeys::load(l.psk_file);
         if (!psk) return psk.error();
         o.psk = std::make_shared<const coap::PskKeys>(std::move(*psk));

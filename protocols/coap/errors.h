@@ -21,6 +21,7 @@ inline constexpr ResponseCode kContent{2, 5};
 inline constexpr ResponseCode kBadRequest{4, 0};
 inline constexpr ResponseCode kNotFound{4, 4};
 inline constexpr ResponseCode kMethodNotAllowed{4, 5};
+inline constexpr ResponseCode kRequestEntityIncomplete{4, 8};
 inline constexpr ResponseCode kTooManyRequests{4, 29, true};
 inline constexpr ResponseCode kServiceUnavailable{5, 3, true};
 

@@ -10,27 +10,37 @@ std::string ExchangeCache::key(std::string_view peer, std::uint16_t mid) {
   return k;
 }
 
-std::optional<ResponseCode> ExchangeCache::find(std::string_view peer, std::uint16_t mid,
-                                                Clock::time_point now) {
+std::optional<ExchangeCache::Answer> ExchangeCache::find(std::string_view peer, std::uint16_t mid,
+                                                         Clock::time_point now) {
   expire(now);
   auto it = entries_.find(key(peer, mid));
   if (it == entries_.end() || it->second.expires <= now) return std::nullopt;
-  return it->second.code;
+  return it->second.answer;
 }
 
-void ExchangeCache::remember(std::string_view peer, std::uint16_t mid, ResponseCode code,
+void ExchangeCache::remember(std::string_view peer, std::uint16_t mid, Answer answer,
                              Clock::time_point now) {
   expire(now);
   if (max_entries_ == 0) return;
   std::string k = key(peer, mid);
   auto expires = now + lifetime_;
-  entries_[k] = Entry{code, expires};
+  if (auto it = entries_.find(k); it != entries_.end()) drop_body(it);
+  bool has_body = answer.body != nullptr;
+  if (has_body) body_bytes_ += answer.body->size();
+  entries_[k] = Entry{std::move(answer), expires};
+  if (has_body) bodies_.emplace_back(expires, k);
   order_.emplace_back(expires, std::move(k));
   while (entries_.size() > max_entries_ && !order_.empty()) {
     auto& [when, oldest] = order_.front();
     auto it = entries_.find(oldest);
-    if (it != entries_.end() && it->second.expires == when) entries_.erase(it);
+    if (it != entries_.end() && it->second.expires == when) erase(it);
     order_.pop_front();
+  }
+  while (body_bytes_ > max_body_bytes_ && !bodies_.empty()) {
+    auto& [when, oldest] = bodies_.front();
+    auto it = entries_.find(oldest);
+    if (it != entries_.end() && it->second.expires == when) drop_body(it);
+    bodies_.pop_front();
   }
 }
 
@@ -38,9 +48,23 @@ void ExchangeCache::expire(Clock::time_point now) {
   while (!order_.empty() && order_.front().first <= now) {
     auto it = entries_.find(order_.front().second);
     // A key remembered again later has a later expiry: only the newest record removes it.
-    if (it != entries_.end() && it->second.expires <= now) entries_.erase(it);
+    if (it != entries_.end() && it->second.expires <= now) erase(it);
     order_.pop_front();
   }
+  while (!bodies_.empty() && bodies_.front().first <= now) bodies_.pop_front();
+}
+
+void ExchangeCache::erase(Entries::iterator it) {
+  if (it->second.answer.body) body_bytes_ -= it->second.answer.body->size();
+  entries_.erase(it);
+}
+
+void ExchangeCache::drop_body(Entries::iterator it) {
+  Answer& a = it->second.answer;
+  if (!a.body) return;
+  body_bytes_ -= a.body->size();
+  a.body.reset();
+  a.body_dropped = true;
 }
 
 }  // namespace holdfast::coap

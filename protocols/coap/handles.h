@@ -32,6 +32,11 @@ inline SessionRef reference(coap_session_t* s) {
   return SessionRef(coap_session_reference(s));
 }
 
+struct PduDeleter {
+  void operator()(coap_pdu_t* p) const { coap_delete_pdu(p); }
+};
+using PduPtr = std::unique_ptr<coap_pdu_t, PduDeleter>;
+
 struct StringDeleter {
   void operator()(coap_string_t* s) const { coap_delete_string(s); }
 };

@@ -15,6 +15,8 @@ int hex_value(char c) {
   return -1;
 }
 
+}  // namespace
+
 bool valid_identity(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
@@ -22,8 +24,6 @@ bool valid_identity(std::string_view id) {
   }
   return true;
 }
-
-}  // namespace
 
 core::Result<PskKeys> PskKeys::load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

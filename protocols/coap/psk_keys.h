@@ -18,6 +18,10 @@
 
 namespace holdfast::coap {
 
+// Whether `id` may be a device id taken from a DTLS identity (a PSK identity or a client
+// certificate's name): 1 to 128 printable ASCII characters without '/', '+' or '#'.
+bool valid_identity(std::string_view id);
+
 class PskKeys {
  public:
   // Errors: kNotFound / kIoError (the file), kInvalidArgument naming "FILE:LINE: reason" of

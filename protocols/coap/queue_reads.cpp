@@ -8,6 +8,38 @@
 #include "protocols/coap/server.h"
 
 namespace holdfast::coap {
+namespace {
+
+// Answers 2.05 with `answer`'s body: block-wise by libcoap when it is larger than one block.
+void answer_with_body(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
+                      const coap_string_t* query, coap_pdu_t* response,
+                      const ExchangeCache::Answer& answer, std::uint64_t etag) {
+  const std::string& body = *answer.body;
+  if (!request || body.empty()) {
+    add_uint_option(response, COAP_OPTION_CONTENT_FORMAT, answer.format);
+    if (!body.empty()) {
+      coap_add_data(response, body.size(), reinterpret_cast<const std::uint8_t*>(body.data()));
+    }
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+    return;
+  }
+  // A response built outside the handler does not make libcoap split the body by itself:
+  // name the block size (1 KiB, or the client's) and let it serve Block2.
+  coap_block_t block;
+  if (body.size() > 1024 && !coap_get_block(request, COAP_OPTION_BLOCK2, &block)) {
+    add_uint_option(response, COAP_OPTION_BLOCK2, 6);  // block 0, size 2^(6+4)
+  }
+  // Before the body: libcoap copies the PDU as the template of the later blocks.
+  coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+  auto* hold = new std::shared_ptr<const std::string>(answer.body);
+  coap_add_data_large_response(
+      resource, session, request, response, query, answer.format, -1, etag, body.size(),
+      reinterpret_cast<const std::uint8_t*>(body.data()),
+      [](coap_session_t*, void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); },
+      hold);
+}
+
+}  // namespace
 
 // One waiting GET: a consumer with credit 1 until its message (or the wait) ends it.
 class QueueRead final : public Deferred, public core::QueueConsumer {
@@ -53,23 +85,15 @@ class QueueRead final : public Deferred, public core::QueueConsumer {
 
   void respond(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
                const coap_string_t* query, coap_pdu_t* response) override {
-    if (!has_message_) {
-      set_response(response, code_, diagnostic_);
-      return;
+    ExchangeCache::Answer answer{code_, nullptr, 0, false};
+    if (has_message_) {
+      answer.code = kContent;
+      answer.body = std::make_shared<const std::string>(std::move(message_.payload));
+      answer.format = format_for(message_.properties.content_type).value_or(42);
     }
-    auto* body = new std::string(std::move(message_.payload));
-    std::uint16_t format = format_for(message_.properties.content_type).value_or(42);
-    // A separate response's PDU does not limit its size, so libcoap would not split the body
-    // by itself: name the block size (1 KiB, or the client's) and let it serve Block2.
-    coap_block_t block;
-    if (body->size() > 1024 && !coap_get_block(request, COAP_OPTION_BLOCK2, &block)) {
-      add_uint_option(response, COAP_OPTION_BLOCK2, 6);  // block 0, size 2^(6+4)
-    }
-    coap_add_data_large_response(
-        resource, session, request, response, query, format, -1, seq_, body->size(),
-        reinterpret_cast<const std::uint8_t*>(body->data()),
-        [](coap_session_t*, void* p) { delete static_cast<std::string*>(p); }, body);
-    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+    server_.exchanges().remember(peer_of(session), mid(), answer, std::chrono::steady_clock::now());
+    if (!has_message_) return set_response(response, code_, diagnostic_);
+    answer_with_body(resource, session, request, query, response, answer, seq_);
   }
 
  private:
@@ -104,22 +128,39 @@ class QueueRead final : public Deferred, public core::QueueConsumer {
   core::Message message_;
 };
 
-void QueueReads::handle(coap_session_t* session, const coap_pdu_t* request, coap_pdu_t* response) {
+void QueueReads::handle(coap_resource_t* resource, coap_session_t* session,
+                        const coap_pdu_t* request, const coap_string_t* query,
+                        coap_pdu_t* response) {
   const CoapOptions& options = server_.options();
+  std::uint16_t mid = static_cast<std::uint16_t>(coap_pdu_get_mid(request));
+  // A retransmission of a GET already answered: the same answer, nothing taken again.
+  if (auto answer =
+          server_.exchanges().find(peer_of(session), mid, std::chrono::steady_clock::now())) {
+    ++server_.mutable_stats().duplicates;
+    if (answer->body) {
+      return answer_with_body(resource, session, request, query, response, *answer, 0);
+    }
+    if (answer->body_dropped) {
+      return set_response(response, kServiceUnavailable, "the answer is no longer kept");
+    }
+    return set_response(response, answer->code);
+  }
+  // libcoap serves the later blocks of an answer it holds; any other is not ours to make up.
+  coap_block_t block;
+  if (coap_get_block(request, COAP_OPTION_BLOCK2, &block) && block.num > 0) {
+    return set_response(response, kRequestEntityIncomplete, "no such answer to continue");
+  }
   auto address = address_from_path(uri_path(request));
   if (!address) return set_response(response, kBadRequest, address.error().message());
-  auto query = parse_get_query(uri_query(request));
-  if (!query) return set_response(response, kBadRequest, query.error().message());
+  auto parsed = parse_get_query(uri_query(request));
+  if (!parsed) return set_response(response, kBadRequest, parsed.error().message());
   if (!server_.consumers() || !server_.consumers()->is_queue(*address)) {
     return set_response(response, kNotFound, "'" + *address + "' is not a queue");
   }
-  auto wait = std::min(query->wait.value_or(options.get_wait), options.max_get_wait);
-  auto read = std::make_unique<QueueRead>(server_, *address, query->peek);
+  auto wait = std::min(parsed->wait.value_or(options.get_wait), options.max_get_wait);
+  auto read = std::make_unique<QueueRead>(server_, *address, parsed->peek);
   QueueRead* raw = read.get();
-  if (server_.defer(session, request, std::move(read)) == 0) {
-    return set_response(response, kServiceUnavailable, "cannot defer the response",
-                        options.retry_after);
-  }
+  server_.defer(session, request, response, std::move(read), /*keep_request=*/true);
   raw->start(wait);
 }
 

@@ -7,8 +7,9 @@
 #include <mutex>
 
 #include "broker/core/log.h"
+#include "protocols/coap/dtls.h"
+#include "protocols/coap/io.h"
 #include "protocols/coap/observers.h"
-#include "protocols/coap/psk_keys.h"
 #include "protocols/coap/queue_reads.h"
 #include "protocols/coap/uploads.h"
 
@@ -16,8 +17,10 @@ namespace holdfast::coap {
 namespace {
 
 constexpr std::string_view kLog = "coap";
+// Batches of libcoap events handled per readiness of its epoll set before other work runs.
+constexpr int kDrainRounds = 16;
 
-// The server whose coap_io_process() is running: libcoap's log lines are attributed to it.
+// The server whose libcoap I/O is running: libcoap's log lines are attributed to it.
 thread_local CoapServer* processing = nullptr;
 
 void on_log(coap_log_t level, const char* message) {
@@ -63,6 +66,7 @@ CoapServer::CoapServer(core::EventLoop& loop, core::Ingress& ingress,
       options_(std::move(options)),
       exchanges_(options_.exchange_lifetime, options_.max_exchanges),
       limiter_(options_.rate_limit),
+      dtls_(std::make_unique<Dtls>(options_)),
       uploads_(std::make_unique<Uploads>(*this)),
       reads_(std::make_unique<QueueReads>(*this)),
       observers_(std::make_unique<Observers>(*this)) {}
@@ -72,6 +76,7 @@ CoapServer::~CoapServer() {
   close_all();
   // Sessions must be released before their context goes.
   deferred_.clear();
+  answered_.clear();
   observers_.reset();
   alive_.reset();
   context_.reset();
@@ -91,20 +96,7 @@ core::Status CoapServer::start() {
   coap_register_event_handler(ctx, on_event);
   coap_register_nack_handler(ctx, on_nack);
   if (options_.dtls) {
-    if (!coap_dtls_is_supported()) {
-      return {core::Code::kUnsupported, what + ": this libcoap has no DTLS support"};
-    }
-    if (!options_.psk || options_.psk->size() == 0) {
-      return {core::Code::kInvalidArgument, what + ": DTLS needs pre-shared keys (psk_file)"};
-    }
-    coap_dtls_spsk_t setup;
-    std::memset(&setup, 0, sizeof setup);
-    setup.version = COAP_DTLS_SPSK_SETUP_VERSION;
-    setup.validate_id_call_back = on_psk_identity;
-    setup.id_call_back_arg = this;
-    if (!coap_context_set_psk2(ctx, &setup)) {
-      return {core::Code::kInternal, what + ": cannot set up DTLS with pre-shared keys"};
-    }
+    if (auto status = dtls_->setup(ctx, what); !status.ok()) return status;
   }
   coap_address_t address;
   coap_address_init(&address);
@@ -128,17 +120,26 @@ core::Status CoapServer::start() {
     coap_register_handler(any, method, on_request);
   }
   coap_add_resource(ctx, any);
+  resource_ = any;
   fd_ = coap_context_get_coap_fd(ctx);
   if (fd_ < 0) return {core::Code::kUnsupported, what + ": this libcoap has no epoll support"};
   if (auto s = loop_.add(fd_, EPOLLIN, [this](std::uint32_t) { process(); }); !s.ok()) return s;
+  int buffer = enlarge_receive_buffers(fd_, options_.receive_buffer_bytes);
+  if (buffer < options_.receive_buffer_bytes) {
+    core::log(core::LogLevel::kInfo, kLog,
+              what + ": UDP receive buffer " + std::to_string(buffer) + " bytes (asked for " +
+                  std::to_string(options_.receive_buffer_bytes) +
+                  "; the kernel caps it at net.core.rmem_max)",
+              "rcvbuf");
+  }
   core::log_info(kLog, "listening on " + options_.bind + ":" + std::to_string(options_.port) +
-                           (options_.dtls ? " (DTLS, pre-shared keys)" : ""));
+                           (options_.dtls ? " (DTLS, " + dtls_->describe() + ")" : ""));
   return {};
 }
 
 void CoapServer::process() {
   processing = this;
-  coap_io_process(context_.get(), COAP_IO_NO_WAIT);
+  drain(context_.get(), fd_, kDrainRounds);
   processing = nullptr;
 }
 
@@ -150,24 +151,45 @@ void CoapServer::stop_accepting() {
 
 void CoapServer::close_all() {
   if (observers_) observers_->close_all();
-  // Waiting GETs release their consumers; their requests stay unanswered.
-  for (auto& [id, d] : deferred_) {
-    if (coap_async_t* a = coap_find_async(d->session(), token_view(d->token_))) {
-      coap_free_async(d->session(), a);
-    }
-  }
+  // Waiting requests release their consumers; they stay unanswered.
+  pending_.clear();
+  unacknowledged_.clear();
+  if (ack_timer_) loop_.cancel_timer(ack_timer_);
+  ack_timer_ = 0;
   deferred_.clear();
+  answered_.clear();
 }
 
 std::uint64_t CoapServer::defer(coap_session_t* session, const coap_pdu_t* request,
-                                std::unique_ptr<Deferred> deferred) {
-  coap_async_t* async = coap_register_async(session, request, 0);
-  if (!async) return 0;
+                                coap_pdu_t* response, std::unique_ptr<Deferred> deferred,
+                                bool keep_request) {
   std::uint64_t id = next_id_++;
-  deferred->session_ = reference(session);
-  deferred->token_ = token_of(request);
-  deferred->id_ = id;
-  coap_async_set_app_data(async, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)));
+  Deferred& d = *deferred;
+  d.session_ = reference(session);
+  d.token_ = token_of(request);
+  d.id_ = id;
+  d.mid_ = static_cast<std::uint16_t>(coap_pdu_get_mid(request));
+  d.confirmable_ = coap_pdu_get_type(request) == COAP_MESSAGE_CON;
+  if (keep_request) {
+    coap_bin_const_t token = coap_pdu_get_token(request);
+    d.request_.reset(coap_pdu_duplicate(request, session, token.length, token.s, nullptr));
+  }
+  coap_opt_iterator_t it;
+  if (coap_opt_t* block1 = coap_check_option(request, COAP_OPTION_BLOCK1, &it)) {
+    d.block1_.emplace(reinterpret_cast<const char*>(coap_opt_value(block1)),
+                      coap_opt_length(block1));
+  }
+  // An empty NON answer is dropped by libcoap: nothing goes out until ready().
+  coap_pdu_set_type(response, COAP_MESSAGE_NON);
+  coap_pdu_set_code(response, COAP_EMPTY_CODE);
+  pending_[ExchangeKey{session, d.mid_}] = id;
+  if (d.confirmable_) {
+    d.ack_by_ = std::chrono::steady_clock::now() + options_.piggyback_wait;
+    unacknowledged_.push_back(id);
+    if (!ack_timer_) {
+      ack_timer_ = loop_.add_timer(options_.piggyback_wait, [this] { acknowledge_late(); });
+    }
+  }
   deferred_.emplace(id, std::move(deferred));
   return id;
 }
@@ -180,14 +202,75 @@ Deferred* CoapServer::find(std::uint64_t id) {
 void CoapServer::ready(std::uint64_t id) {
   auto it = deferred_.find(id);
   if (it == deferred_.end()) return;
-  Deferred& d = *it->second;
-  d.ready_ = true;
-  coap_async_t* async = coap_find_async(d.session(), token_view(d.token_));
-  if (async) {
-    coap_async_trigger(async);
-  } else {
-    deferred_.erase(it);  // libcoap dropped the request (its session went away)
+  std::unique_ptr<Deferred> owned = std::move(it->second);
+  deferred_.erase(it);
+  Deferred& d = *owned;
+  coap_session_t* session = d.session();
+  pending_.erase(ExchangeKey{session, d.mid_});
+  // Piggybacked on the ACK while the request is unacknowledged; else a new message.
+  bool piggyback = d.confirmable_ && !d.acknowledged_;
+  coap_pdu_type_t type = piggyback        ? COAP_MESSAGE_ACK
+                         : d.confirmable_ ? COAP_MESSAGE_CON
+                                          : COAP_MESSAGE_NON;
+  coap_mid_t mid = piggyback ? d.mid_ : coap_new_message_id(session);
+  if (coap_pdu_t* pdu =
+          coap_pdu_init(type, COAP_EMPTY_CODE, mid, coap_session_max_pdu_size(session))) {
+    coap_add_token(pdu, d.token_.size(), reinterpret_cast<const std::uint8_t*>(d.token_.data()));
+    if (d.block1_) {
+      coap_add_option(pdu, COAP_OPTION_BLOCK1, d.block1_->size(),
+                      reinterpret_cast<const std::uint8_t*>(d.block1_->data()));
+    }
+    std::unique_ptr<coap_string_t, StringDeleter> query(
+        d.request_ ? coap_get_query(d.request_.get()) : nullptr);
+    d.respond(resource_, session, d.request_.get(), query.get(), pdu);
+    coap_send(session, pdu);
   }
+  // The Deferred may be the caller (a consumer's deliver()): destroy it on a later turn.
+  if (answered_.empty()) {
+    loop_.post([this, alive = std::weak_ptr<bool>(alive_)] {
+      if (!alive.expired()) answered_.clear();
+    });
+  }
+  answered_.push_back(std::move(owned));
+}
+
+void CoapServer::send_empty_ack(Deferred& d) {
+  d.acknowledged_ = true;
+  if (coap_pdu_t* ack = coap_pdu_init(COAP_MESSAGE_ACK, COAP_EMPTY_CODE, d.mid_,
+                                      coap_session_max_pdu_size(d.session()))) {
+    coap_send(d.session(), ack);
+  }
+}
+
+void CoapServer::acknowledge_late() {
+  ack_timer_ = 0;
+  auto now = std::chrono::steady_clock::now();
+  while (!unacknowledged_.empty()) {
+    Deferred* d = find(unacknowledged_.front());
+    if (d && d->ack_by_ > now) {
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(d->ack_by_ - now);
+      ack_timer_ = loop_.add_timer(wait, [this] { acknowledge_late(); });
+      return;
+    }
+    if (d && !d->acknowledged_) send_empty_ack(*d);
+    unacknowledged_.pop_front();
+  }
+}
+
+// A retransmission of a request still being answered: acknowledged (empty ACK) if it was
+// confirmable, never handled twice.
+bool CoapServer::retransmitted(coap_session_t* session, const coap_pdu_t* request,
+                               coap_pdu_t* response) {
+  if (pending_.empty()) return false;
+  auto it =
+      pending_.find(ExchangeKey{session, static_cast<std::uint16_t>(coap_pdu_get_mid(request))});
+  if (it == pending_.end()) return false;
+  ++stats_.duplicates;
+  Deferred* d = find(it->second);
+  coap_pdu_set_type(response, COAP_MESSAGE_NON);  // libcoap sends nothing itself
+  coap_pdu_set_code(response, COAP_EMPTY_CODE);
+  if (d && d->confirmable_ && !d->acknowledged_) send_empty_ack(*d);
+  return true;
 }
 
 void CoapServer::on_request(coap_resource_t* resource, coap_session_t* session,
@@ -200,16 +283,7 @@ void CoapServer::on_request(coap_resource_t* resource, coap_session_t* session,
 void CoapServer::handle(coap_resource_t* resource, coap_session_t* session,
                         const coap_pdu_t* request, const coap_string_t* query,
                         coap_pdu_t* response) {
-  // The second call for a deferred request: its answer is ready.
-  if (coap_async_t* async = coap_find_async(session, coap_pdu_get_token(request))) {
-    auto id = reinterpret_cast<std::uintptr_t>(coap_async_get_app_data(async));
-    auto it = deferred_.find(id);
-    if (it != deferred_.end() && it->second->ready_) {
-      it->second->respond(resource, session, request, query, response);
-      deferred_.erase(it);  // libcoap frees the async state when this handler returns
-    }
-    return;
-  }
+  if (retransmitted(session, request, response)) return;
   ++stats_.requests;
   if (auto it = endpoints_.find(session); it != endpoints_.end() && !it->second.admitted) {
     ++stats_.refused_endpoints;
@@ -231,7 +305,7 @@ void CoapServer::handle(coap_resource_t* resource, coap_session_t* session,
       if (auto observe = uint_option(request, COAP_OPTION_OBSERVE)) {
         return observers_->handle(session, request, response, *observe);
       }
-      return reads_->handle(session, request, response);
+      return reads_->handle(resource, session, request, query, response);
     default:
       return set_response(response, kMethodNotAllowed, "POST, PUT or GET");
   }
@@ -252,6 +326,7 @@ int CoapServer::on_event(coap_session_t* session, coap_event_t event) {
     }
   } else if (event == COAP_EVENT_SERVER_SESSION_DEL) {
     if (self->observers_) self->observers_->session_gone(session);
+    self->dtls_->forget(session);
     self->endpoints_.erase(session);
     self->stats_.endpoints = self->endpoints_.size();
   }
@@ -267,26 +342,8 @@ void CoapServer::on_nack(coap_session_t* session, const coap_pdu_t* sent, coap_n
   }
 }
 
-const coap_bin_const_t* CoapServer::on_psk_identity(coap_bin_const_t* identity,
-                                                    coap_session_t* session, void* arg) {
-  auto* self = static_cast<CoapServer*>(arg);
-  std::string id(reinterpret_cast<const char*>(identity->s), identity->length);
-  const std::string* key = self->options_.psk ? self->options_.psk->key(id) : nullptr;
-  if (!key) {
-    core::log(core::LogLevel::kInfo, kLog,
-              "refused DTLS identity '" + id + "' from " + peer_of(session) + ": unknown",
-              "psk-unknown");
-    return nullptr;
-  }
-  self->psk_scratch_ = {key->size(), reinterpret_cast<const std::uint8_t*>(key->data())};
-  return &self->psk_scratch_;
-}
-
-std::string CoapServer::psk_identity(const coap_session_t* session) const {
-  if (!options_.dtls) return {};
-  const coap_bin_const_t* id = coap_session_get_psk_identity(session);
-  if (!id || !id->s) return {};
-  return std::string(reinterpret_cast<const char*>(id->s), id->length);
+std::string CoapServer::device_identity(const coap_session_t* session) const {
+  return dtls_->identity(session);
 }
 
 std::vector<CoapEndpointInfo> CoapServer::endpoints() const {
@@ -295,7 +352,7 @@ std::vector<CoapEndpointInfo> CoapServer::endpoints() const {
   for (const auto& [session, e] : endpoints_) {
     CoapEndpointInfo info;
     info.peer = peer_of(session);
-    info.device_id = psk_identity(session);
+    info.device_id = device_identity(session);
     info.connected_for_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - e.since).count();
     info.observations = observers_ ? observers_->count(session) : 0;

@@ -1,21 +1,27 @@
 #pragma once
-// CoapServer: the CoAP listener (RFC 7252 over UDP, or DTLS with pre-shared keys) on libcoap,
+// CoapServer: the CoAP listener (RFC 7252 over UDP, or DTLS with pre-shared keys and/or
+// certificates) on libcoap,
 // run on the broker's io loop (no libcoap threads).
 //
 // Operation
-//   libcoap owns the socket; its context's epoll descriptor (which also carries libcoap's
-//   retransmission timer) sits in our EventLoop, and every readiness runs coap_io_process()
-//   without waiting. One "unknown resource" handler serves every path:
+//   libcoap owns the sockets; its context's epoll descriptor (which also carries libcoap's
+//   retransmission timer) sits in our EventLoop, and every readiness hands libcoap's ready
+//   events to it in batches (io.h). One "unknown resource" handler serves every path:
 //   - POST / PUT: the path is the address (routes apply as to MQTT topics and AMQP addresses),
 //     the body the payload byte for byte, Content-Format the content type (uploads.h).
-//     The answer (2.01 / 2.04, or an error from errors.h) is a separate response sent once the
-//     Ingress reports the message durable: libcoap's async support sends the empty ACK at once
-//     and acknowledges retransmissions meanwhile; an ExchangeCache answers duplicates that come
-//     later. Block1 uploads are reassembled by libcoap before the handler sees them.
+//     The answer (2.01 / 2.04, or an error from errors.h) goes out once the Ingress reports the
+//     message durable. Block1 uploads are reassembled by libcoap before the handler sees them.
 //   - GET on a queue address: the next message, taken or peeked (queue_reads.h); Block2 by
 //     libcoap. GET with Observe: live notifications (observers.h).
-//   The device id of a message is the PSK identity on DTLS, else the id its path names
-//   (devices/{id}/messages/events); on DTLS a path naming another device is refused (4.03).
+//   Answers that wait (uploads, GETs) are deferred requests (defer()), kept here rather than
+//   in libcoap's async state: the answer is piggybacked on the ACK when it is ready within
+//   CoapOptions::piggyback_wait (one datagram each way, the usual case: a group commit takes
+//   milliseconds), otherwise an empty ACK goes out at that deadline and the answer follows as a
+//   separate confirmable response. Retransmissions of a pending request are absorbed (an empty
+//   ACK if confirmable); later ones are answered from the ExchangeCache.
+//   The device id of a message is the identity DTLS proved (a PSK identity, or the name of a
+//   client certificate when client_ca_file is set: dtls.h), else the id its path names
+//   (devices/{id}/messages/events); a proven device naming another in its path gets 4.03.
 //
 // Concurrency
 //   Io thread only (every method, every libcoap callback), except stats() (atomics).
@@ -29,7 +35,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,6 +53,7 @@
 
 namespace holdfast::coap {
 
+class Dtls;
 class Uploads;
 class QueueReads;
 class Observers;
@@ -70,23 +79,31 @@ struct CoapEndpointInfo {
   std::size_t observations = 0;
 };
 
-// A request whose answer comes later (a separate response). The server keeps it until the
-// request handler runs again for it; respond() then fills the response.
+// A request whose answer comes later (CoapServer::defer). The server keeps it until ready().
 class Deferred {
  public:
   virtual ~Deferred() = default;
+  // Io thread, once, from ready(): fills `response` (code, options, body). Its type, message-id
+  // and token are set. `request` is the copy of the request's options kept by defer() (no
+  // body), null unless asked for; `query` its Uri-Query (null without request).
   virtual void respond(coap_resource_t* resource, coap_session_t* session,
                        const coap_pdu_t* request, const coap_string_t* query,
                        coap_pdu_t* response) = 0;
   coap_session_t* session() const { return session_.get(); }
   std::uint64_t id() const { return id_; }
+  std::uint16_t mid() const { return mid_; }
 
  private:
   friend class CoapServer;
   SessionRef session_;
+  PduPtr request_;
   std::string token_;
+  std::optional<std::string> block1_;  // the request's Block1 option, echoed in the answer
   std::uint64_t id_ = 0;
-  bool ready_ = false;
+  std::uint16_t mid_ = 0;
+  bool confirmable_ = false;
+  bool acknowledged_ = false;  // an empty ACK went out: the answer is a separate response
+  std::chrono::steady_clock::time_point ack_by_;
 };
 
 class CoapServer {
@@ -120,16 +137,21 @@ class CoapServer {
   core::ConsumerRegistry* consumers() { return consumers_; }
   CoapStats& mutable_stats() { return stats_; }
   ExchangeCache& exchanges() { return exchanges_; }
-  // The device a request from `session` speaks for: the PSK identity on DTLS, else empty.
-  std::string psk_identity(const coap_session_t* session) const;
-  // Registers `deferred` as the separate response to `request` (libcoap sends the empty ACK
-  // when the handler returns) and returns its id; 0 if libcoap refused: answer at once then.
-  std::uint64_t defer(coap_session_t* session, const coap_pdu_t* request,
-                      std::unique_ptr<Deferred> deferred);
+  // The device a request from `session` speaks for: the PSK identity or the client
+  // certificate's name on DTLS (dtls.h), else empty.
+  std::string device_identity(const coap_session_t* session) const;
+  // Registers `deferred` as the answer to `request` and returns its id. libcoap sends nothing
+  // for the request now (`response` is suppressed); ready(id) sends the answer: piggybacked on
+  // the ACK of a confirmable request when it comes within options().piggyback_wait, else as a
+  // separate confirmable response after an empty ACK sent at that deadline (or at once when
+  // the client retransmits meanwhile). Retransmissions of a pending request reach no handler.
+  // `keep_request`: keep a copy of the request's options for Deferred::respond().
+  std::uint64_t defer(coap_session_t* session, const coap_pdu_t* request, coap_pdu_t* response,
+                      std::unique_ptr<Deferred> deferred, bool keep_request = false);
   // The deferred request `id`, or null once it was answered or dropped.
   Deferred* find(std::uint64_t id);
-  // The answer of `id` is ready: the request handler runs again for it soon (next loop turn)
-  // and calls respond(). Does nothing for an id already answered or dropped.
+  // The answer of `id` is ready: Deferred::respond() fills it and it is sent now. The Deferred
+  // is destroyed on a later loop turn (it may be calling). No-op for an id already answered.
   void ready(std::uint64_t id);
   // Whether this server still exists, for callbacks that may outlive it.
   std::weak_ptr<bool> alive() const { return alive_; }
@@ -141,10 +163,11 @@ class CoapServer {
   static int on_event(coap_session_t* session, coap_event_t event);
   static void on_nack(coap_session_t* session, const coap_pdu_t* sent, coap_nack_reason_t reason,
                       coap_mid_t mid);
-  static const coap_bin_const_t* on_psk_identity(coap_bin_const_t* identity,
-                                                 coap_session_t* session, void* arg);
   void handle(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
               const coap_string_t* query, coap_pdu_t* response);
+  bool retransmitted(coap_session_t* session, const coap_pdu_t* request, coap_pdu_t* response);
+  void send_empty_ack(Deferred& d);
+  void acknowledge_late();
   void process();
 
   core::EventLoop& loop_;
@@ -163,12 +186,27 @@ class CoapServer {
   };
   std::unordered_map<coap_session_t*, Endpoint> endpoints_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Deferred>> deferred_;
+  struct ExchangeKey {
+    coap_session_t* session;
+    std::uint16_t mid;
+    bool operator==(const ExchangeKey&) const = default;
+  };
+  struct ExchangeHash {
+    std::size_t operator()(const ExchangeKey& k) const {
+      return std::hash<const void*>()(k.session) ^ (std::size_t{k.mid} * 0x9E3779B97F4A7C15ULL);
+    }
+  };
+  std::unordered_map<ExchangeKey, std::uint64_t, ExchangeHash> pending_;  // -> deferred id
+  std::deque<std::uint64_t> unacknowledged_;  // confirmable deferred ids, by ack_by_
+  core::EventLoop::TimerId ack_timer_ = 0;
+  std::vector<std::unique_ptr<Deferred>> answered_;  // destroyed on the next loop turn
   std::uint64_t next_id_ = 1;
+  coap_resource_t* resource_ = nullptr;  // the "unknown resource" serving every path
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::unique_ptr<Dtls> dtls_;
   std::unique_ptr<Uploads> uploads_;
   std::unique_ptr<QueueReads> reads_;
   std::unique_ptr<Observers> observers_;
-  coap_bin_const_t psk_scratch_{};  // the key handed to libcoap, which copies it at once
 };
 
 }  // namespace holdfast::coap

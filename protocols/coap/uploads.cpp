@@ -13,7 +13,8 @@ constexpr std::size_t kMaxDiagnostic = 120;
 
 class UploadAnswer final : public Deferred {
  public:
-  explicit UploadAnswer(std::chrono::seconds retry_after) : retry_after_(retry_after) {}
+  UploadAnswer(std::chrono::seconds retry_after, std::string peer)
+      : retry_after_(retry_after), peer_(std::move(peer)) {}
   void respond(coap_resource_t*, coap_session_t*, const coap_pdu_t*, const coap_string_t*,
                coap_pdu_t* response) override {
     set_response(response, code_, diagnostic_, retry_after_);
@@ -21,6 +22,7 @@ class UploadAnswer final : public Deferred {
   ResponseCode code_;
   std::string diagnostic_;
   std::chrono::seconds retry_after_;
+  std::string peer_;
 };
 
 }  // namespace
@@ -32,9 +34,9 @@ void Uploads::handle(coap_session_t* session, const coap_pdu_t* request, coap_pd
   auto now = std::chrono::steady_clock::now();
   std::string peer = peer_of(session);
   std::uint16_t mid = static_cast<std::uint16_t>(coap_pdu_get_mid(request));
-  if (auto code = server_.exchanges().find(peer, mid, now)) {
+  if (auto answer = server_.exchanges().find(peer, mid, now)) {
     ++stats.duplicates;
-    set_response(response, *code, "duplicate", options.retry_after);
+    set_response(response, answer->code, "duplicate", options.retry_after);
     return;
   }
   auto refuse = [&](ResponseCode code, const std::string& why) {
@@ -60,7 +62,7 @@ void Uploads::handle(coap_session_t* session, const coap_pdu_t* request, coap_pd
 
   std::string device;
   auto named = core::parse_device_address(*address);
-  std::string identity = server_.psk_identity(session);
+  std::string identity = server_.device_identity(session);
   if (!identity.empty()) {
     if (named && named->device_id != identity) {
       return refuse(response_for(core::Code::kPermissionDenied),
@@ -84,15 +86,12 @@ void Uploads::handle(coap_session_t* session, const coap_pdu_t* request, coap_pd
   publish.assurance = confirmable ? core::Assurance::kDurable : core::Assurance::kBestEffort;
   publish.qos = confirmable ? 1 : 0;
 
-  std::uint64_t id =
-      server_.defer(session, request, std::make_unique<UploadAnswer>(options.retry_after));
-  if (id == 0) {
-    return refuse(kServiceUnavailable, "cannot defer the response");
-  }
+  std::uint64_t id = server_.defer(session, request, response,
+                                   std::make_unique<UploadAnswer>(options.retry_after, peer));
   ++stats.messages_in;
   server_.ingress().submit(
       std::move(m), publish,
-      [server = &server_, alive = server_.alive(), id, peer, mid, post](core::Result<void> r) {
+      [server = &server_, alive = server_.alive(), id, post](core::Result<void> r) {
         if (alive.expired()) return;
         auto* answer = static_cast<UploadAnswer*>(server->find(id));
         if (!answer) return;
@@ -103,9 +102,11 @@ void Uploads::handle(coap_session_t* session, const coap_pdu_t* request, coap_pd
           answer->diagnostic_ = r.error().message().substr(0, kMaxDiagnostic);
           ++server->mutable_stats().refused_messages;
           core::log(core::LogLevel::kInfo, "coap",
-                    "refused a message from " + peer + ": " + r.error().message(), "refused");
+                    "refused a message from " + answer->peer_ + ": " + r.error().message(),
+                    "refused");
         }
-        server->exchanges().remember(peer, mid, answer->code_, std::chrono::steady_clock::now());
+        server->exchanges().remember(answer->peer_, answer->mid(), answer->code_,
+                                     std::chrono::steady_clock::now());
         server->ready(id);
       });
 }

@@ -1,7 +1,9 @@
 #pragma once
 // Uploads: POST and PUT requests become messages for the Ingress; the answer (2.01 for POST,
-// 2.04 for PUT, or the error errors.h maps) is a separate response sent once the message is
-// durable (confirmable) or stored (non-confirmable: the same wait, nobody retransmits).
+// 2.04 for PUT, or the error errors.h maps) is sent once the message is durable (confirmable:
+// piggybacked on the ACK when that comes within CoapOptions::piggyback_wait, else a separate
+// response) or stored (non-confirmable: the same wait, nobody retransmits). See
+// CoapServer::defer().
 //
 // Operation
 //   A duplicate (same message-id from the same endpoint) is answered from the ExchangeCache
