@@ -48,7 +48,10 @@ Outcome<void> run_deadletters(const Globals& g) {
                counts_cell(q["original_queues"]), counts_cell(q["reasons"])});
   }
   t.print(std::cout);
-  if (sampled) std::cout << "(reasons and origins counted over the oldest 1000 messages)\n";
+  if (sampled) {
+    std::cout << "(reasons and origins of large queues are counted over their oldest messages "
+                 "only: at most 1000, see \"sampled\" in --json)\n";
+  }
   std::cout << "replay one with: holdfastctl replay QUEUE [--max N] [--to QUEUE]\n";
   return {};
 }
