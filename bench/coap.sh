@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Runs the CoAP load generator (`holdfast-bench coap`) against holdfastd (durable: sync = fsync,
 # the default) and, in the same run on the same daemon, `holdfast-bench mqtt` at QoS 1 as the
-# reference: no CoAP broker peer exists on Debian. Prints both and the ratio CoAP CON / MQTT
-# QoS 1 acknowledged msgs/s. The target (issue 5): >= 0.8. Nothing is asserted: the exit status
-# is 0 unless a run could not be made.
+# reference: no CoAP broker peer exists on Debian. Prints both, holdfastd's CPU time per
+# acknowledged message of each, and the ratio CoAP CON / MQTT QoS 1 acknowledged msgs/s. The
+# target (issue 5): >= 0.8. Nothing is asserted: the exit status is 0 unless a run could not be
+# made.
+#
+# The same load on both sides: MQTT keeps MQTT_PUBLISHERS x MQTT_INFLIGHT publishes awaiting
+# PUBACK; a CoAP client has one confirmable request outstanding (NSTART = 1, RFC 7252 4.7), so
+# unless --clients is given the CoAP run has as many clients as MQTT has messages in flight
+# (fewer clients measure their round trip, not the server).
 #
 # Arguments go to `holdfast-bench coap` (not --host/--port/--label/--kv):
-#   bench/coap.sh                          # 50 CON clients, 100 B, 10 s (+1 s warm-up)
-#   bench/coap.sh --clients 200 --non-clients 50
+#   bench/coap.sh                          # 640 CON clients, 100 B, 10 s (+1 s warm-up)
+#   bench/coap.sh --clients 50 --non-clients 50
 # Environment: BUILD_DIR (default: build/bench), JOBS (default: 2), MQTT_PUBLISHERS (default 10),
-# TMPDIR (where the store goes: keep it on the disk you mean to measure, not tmpfs).
+# MQTT_INFLIGHT (default 64), TMPDIR (where the store goes: keep it on the disk you mean to
+# measure, not tmpfs).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -70,11 +77,28 @@ for _ in $(seq 100); do
 done
 curl -sf "http://127.0.0.1:$admin_port/readyz" >/dev/null || die "holdfastd did not get ready"
 
-coap_out=$("$bench" coap --host 127.0.0.1 --port "$coap_port" --kv "$@") || die "coap run failed"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+per_message() {  # holdfastd CPU microseconds per message: ticks before, after, messages
+  $py -c "import os; t = ($2 - $1) / os.sysconf('SC_CLK_TCK'); n = max(int('${3:-0}' or 0), 1)
+print(f'holdfastd CPU {t:.1f} s for {n} acknowledged messages = {t * 1e6 / n:.1f} us per message')"
+}
+publishers=${MQTT_PUBLISHERS:-10}
+inflight=${MQTT_INFLIGHT:-64}
+clients=()
+[[ " $* " == *" --clients "* ]] || clients=(--clients $((publishers * inflight)))
+
+c0=$(cpu_ticks)
+coap_out=$("$bench" coap --host 127.0.0.1 --port "$coap_port" --kv "${clients[@]}" "$@") ||
+  die "coap run failed"
+c1=$(cpu_ticks)
 echo "$coap_out" | grep -v '^result\.'
+per_message "$c0" "$c1" "$(echo "$coap_out" | sed -n 's/^result\.con_total=//p')"
+m0=$(cpu_ticks)
 mqtt_out=$("$bench" mqtt --host 127.0.0.1 --port "$mqtt_port" --qos 1 \
-  --publishers "${MQTT_PUBLISHERS:-10}" --kv) || die "mqtt run failed"
+  --publishers "$publishers" --inflight "$inflight" --kv) || die "mqtt run failed"
+m1=$(cpu_ticks)
 echo "$mqtt_out" | grep -v '^result\.' | tail -8
+per_message "$m0" "$m1" "$(echo "$mqtt_out" | sed -n 's/^result\.acked_total=//p')"
 coap_rate=$(echo "$coap_out" | sed -n 's/^result\.con_msgs_per_s=//p')
 mqtt_rate=$(echo "$mqtt_out" | sed -n 's/^result\.acked_per_s=//p')
 echo

@@ -2,8 +2,10 @@
 """holdfastd's CoAP listener driven by Debian's libcoap 4.3 clients (coap-client-notls and
 coap-client-openssl from libcoap3-bin) and, where a client must misbehave on purpose
 (retransmitted duplicates, malformed datagrams, floods), by hand-made datagrams: CON and NON
-uploads, Block1, duplicates, errors, GET take/peek, Observe, DTLS-PSK, rate limits, and
-durability across SIGKILL. Payload hashes prove byte-exact storage.
+uploads (answers piggybacked on the ACK, or separate after it), Block1 and Block2, duplicates,
+errors, GET take/peek and its retransmission, Observe, DTLS with pre-shared keys and with
+certificates made here by openssl, rate limits, and durability across SIGKILL. Payload hashes
+prove byte-exact storage.
 
 Run: /usr/bin/python3 test_coap.py --holdfastd PATH
 """
@@ -389,6 +391,21 @@ class ConsumerTest(CoapTest):
         self.assertEqual([sha(m["payload"]) for m in self.stored("temperature")], [sha(sent[2])])
         wait_until(lambda: self.metric("holdfast_coap_duplicates_total") >= 1, EVENT_TIMEOUT,
                    "the retransmission counted")
+
+    def test_a_long_wait_is_acknowledged_then_answered_separately(self):
+        c = self.raw()
+        c.send(datagram(CON, GET, 0x5150, b"\x51", "temperature",
+                        options=[(15, b"wait=20000")]))
+        ack = c.recv()  # past the piggyback window (1 s): an empty ACK, the answer comes later
+        self.assertEqual((ack["type"], ack["code"], ack["mid"]), (ACK, 0, 0x5150))
+        body = payload(self.rng, 5, 120)
+        self.post("temperature", body)
+        answer = c.recv_until(lambda m: m["token"] == b"\x51")[-1]
+        self.assertEqual((answer["type"], code_text(answer["code"]), answer["payload"]),
+                         (CON, "2.05", body))
+        c.send(datagram(ACK, 0, answer["mid"]))
+        wait_until(lambda: self.broker.depth("temperature") == 0, EVENT_TIMEOUT,
+                   "the message taken")
 
     def test_get_on_a_topic_is_4_04(self):
         r = coap_client(self.url("not/a/queue"), method="get")

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <string>
@@ -43,9 +44,10 @@ struct Client {
 };
 
 struct Figures {
-  std::uint64_t answered = 0;  // 2.01 within the measurement
-  std::uint64_t refused = 0;   // any other response code
-  std::uint64_t lost = 0;      // CON given up after retransmissions
+  std::uint64_t answered_total = 0;  // 2.01 in the whole run (warm-up and drain included)
+  std::uint64_t answered = 0;        // 2.01 within the measurement
+  std::uint64_t refused = 0;         // any other response code
+  std::uint64_t lost = 0;            // CON given up after retransmissions
   LatencyHistogram latency_us;
 };
 
@@ -95,6 +97,7 @@ coap_response_t on_response(coap_session_t* session, const coap_pdu_t*, const co
   auto now = Clock::now();
   c->waiting = false;
   Figures& f = c->confirmable ? g_run->con : g_run->non;
+  if (code == COAP_RESPONSE_CODE_CREATED) ++f.answered_total;
   if (now >= g_run->measure_from && c->sent_at < g_run->measure_until) {
     if (code == COAP_RESPONSE_CODE_CREATED) {
       ++f.answered;
@@ -130,10 +133,11 @@ void report(const CoapLoadOptions& o, const char* kind, int clients, const Figur
   if (o.kv) {
     std::printf(
         "result.%s_msgs_per_s=%.0f\nresult.%s_p50_ms=%.3f\nresult.%s_p99_ms=%.3f\n"
-        "result.%s_refused=%llu\nresult.%s_lost=%llu\n",
+        "result.%s_refused=%llu\nresult.%s_lost=%llu\nresult.%s_total=%llu\n",
         kind, rate, kind, f.latency_us.percentile(0.5) / 1000.0, kind,
         f.latency_us.percentile(0.99) / 1000.0, kind, static_cast<unsigned long long>(f.refused),
-        kind, static_cast<unsigned long long>(f.lost));
+        kind, static_cast<unsigned long long>(f.lost), kind,
+        static_cast<unsigned long long>(f.answered_total));
   }
 }
 
@@ -176,6 +180,7 @@ int run_coap(const CoapLoadOptions& o) {
     coap_session_set_app_data(c.session, &c);
   }
   auto start = Clock::now();
+  std::clock_t cpu_start = std::clock();
   run.measure_from = start + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(o.warmup_seconds));
   run.measure_until = run.measure_from + std::chrono::duration_cast<Clock::duration>(
@@ -192,8 +197,14 @@ int run_coap(const CoapLoadOptions& o) {
     return false;
   };
   while (busy() && Clock::now() < drain_until) coap_io_process(ctx.get(), 50);
+  double cpu_s = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+  double wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   report(o, "con", o.clients, run.con, o.seconds);
   report(o, "non", o.non_clients, run.non, o.seconds);
+  // Whether the load generator itself could be the limit (one thread: 100% is all it has).
+  std::printf("holdfast-bench coap CPU: %.0f%% of one core (%.1f s in %.1f s)\n",
+              100 * cpu_s / wall_s, cpu_s, wall_s);
+  if (o.kv) std::printf("result.bench_cpu_pct=%.0f\n", 100 * cpu_s / wall_s);
   for (auto& c : run.clients) coap_session_release(c.session);
   g_run = nullptr;
   ctx.reset();
