@@ -65,7 +65,7 @@ key=$(head -c 32 /dev/urandom | base64)
 for ((i = 0; i <= devices; i++)); do echo "dev$i $key"; done >"$tmp/devices"
 hub_port=$(free_port)
 control_port=$(free_port)
-"$hubsim" --amqp-port "$hub_port" --hub-host localhost --devices "$tmp/devices" \
+"$hubsim" --amqp-port "$hub_port" --mqtt-port 0 --hub-host localhost --devices "$tmp/devices" \
   --tls-dir "$tmp/tls" --record /dev/null --control-port "$control_port" 2>"$tmp/hubsim.log" &
 pid[hubsim]=$!
 wait_for 30 "the emulator" curl -sf "http://127.0.0.1:$control_port/status"

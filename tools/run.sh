@@ -6,7 +6,8 @@
 #                                 messages stored in ./data/store, one durable queue per device
 #                                 for devices/{id}/messages/events, metrics on
 #                                 http://127.0.0.1:8088/metrics -- and, as the cloud, the bundled
-#                                 IoT Hub emulator (holdfast-hubsim) on 127.0.0.1:5671 (TLS), with
+#                                 IoT Hub emulator (holdfast-hubsim) on 127.0.0.1:5671 (AMQPS) and
+#                                 8883 (MQTT over TLS), with
 #                                 its control endpoint on http://127.0.0.1:8090 and its record of
 #                                 every message it accepted in ./data/hubsim/record.jsonl.
 #                                 Devices dev1 .. dev5 are registered with both (keys generated
@@ -41,7 +42,7 @@ if [[ ! -s $demo/devices ]]; then
   umask 022
 fi
 
-build/default/tools/hubsim/holdfast-hubsim --bind 127.0.0.1 --amqp-port 5671 \
+build/default/tools/hubsim/holdfast-hubsim --bind 127.0.0.1 --amqp-port 5671 --mqtt-port 8883 \
   --hub-host localhost --devices "$demo/devices" --tls-dir "$demo/tls" \
   --record "$demo/record.jsonl" --control-port 8090 2>>"$demo/hubsim.log" &
 hubsim=$!

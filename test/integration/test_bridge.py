@@ -45,14 +45,15 @@ class Hubsim:
         self.devices_file = devices_file
         self.record = os.path.join(workdir, "hub.jsonl")
         self.tls_dir = os.path.join(workdir, "hub-tls")
-        self.amqp_port, self.control_port = free_ports(2)
+        self.amqp_port, self.control_port, self.mqtt_port = free_ports(3)
         self.proc = None
         self._http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def start(self):
         self.stderr = open(os.path.join(self.workdir, "hubsim.stderr"), "ab")
         self.proc = subprocess.Popen(
-            [HUBSIM, "--amqp-port", str(self.amqp_port), "--hub-host", "localhost",
+            [HUBSIM, "--amqp-port", str(self.amqp_port), "--mqtt-port", str(self.mqtt_port),
+             "--hub-host", "localhost",
              "--devices", self.devices_file, "--tls-dir", self.tls_dir, "--record", self.record,
              "--control-port", str(self.control_port)],
             stdin=subprocess.DEVNULL, stdout=self.stderr, stderr=self.stderr)
@@ -108,8 +109,8 @@ class Hubsim:
                 raise AssertionError(f"hubsim exited with {rc}:\n{f.read()[-3000:]}")
 
 
-def sas_token(device: str, key: str, host: str = "localhost") -> str:
-    se = int(time.time()) + 3600
+def sas_token(device: str, key: str, host: str = "localhost", expiry: int = None) -> str:
+    se = int(time.time()) + 3600 if expiry is None else expiry
     sr = urllib.parse.quote(f"{host}/devices/{device}", safe="")
     digest = hmac.new(base64.b64decode(key), f"{sr}\n{se}".encode(), hashlib.sha256).digest()
     sig = urllib.parse.quote(base64.b64encode(digest).decode(), safe="")

@@ -9,9 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "broker/core/address.h"
 #include "broker/core/log.h"
 #include "broker/iothub/base64.h"
 #include "broker/iothub/iso8601.h"
+#include "broker/iothub/property_bag.h"
 #include "broker/iothub/sha256.h"
 
 namespace holdfast::hubsim {
@@ -44,6 +46,15 @@ Hub::Hub(HubOptions options) : options_(std::move(options)) {
   o.key_file = options_.key_file;
   c2d_ = std::make_unique<C2dQueues>(loop_);
   amqp_ = std::make_unique<amqp::AmqpServer>(loop_, *this, *this, c2d_.get(), o);
+  if (!options_.mqtt) return;
+  mqtt::ServerOptions m;
+  m.bind = options_.bind;
+  m.port = options_.mqtt_port;
+  m.iothub_only = true;
+  m.device_keys = options_.devices;
+  m.max_packet_bytes = 256 * 1024 + 1024;  // 256 KiB of message and its topic
+  m.max_topic_bytes = 1024;
+  mqtt_ = std::make_unique<mqtt::MqttServer>(loop_, *this, *this, m);
 }
 
 Hub::~Hub() {
@@ -54,6 +65,15 @@ core::Status Hub::start() {
   if (!loop_.status().ok()) return loop_.status();
   if (auto s = amqp_->start(); !s.ok()) return s;
   amqp_port_ = amqp_->port();
+  if (mqtt_) {
+    if (options_.tls) {
+      auto tls = core::TlsContext::server({options_.cert_file, options_.key_file, ""});
+      if (!tls) return tls.error();
+      mqtt_tls_ = std::move(*tls);
+    }
+    if (auto s = mqtt_->listen(options_.bind, options_.mqtt_port, mqtt_tls_); !s.ok()) return s;
+    mqtt_port_ = mqtt_->port();
+  }
   thread_ = std::thread([this] { loop_.run(); });
   return {};
 }
@@ -62,7 +82,8 @@ void Hub::stop() {
   if (!thread_.joinable()) return;
   loop_.post([this] {
     amqp_->stop_accepting();
-    amqp_->close_all();
+    if (mqtt_) mqtt_->stop_accepting();
+    close_connections();
     loop_.post([this] {
       amqp_->abort_all();
       loop_.stop();
@@ -81,11 +102,23 @@ void Hub::set_faults(Faults faults) {
     std::lock_guard lock(mu_);
     faults_ = faults;
   }
-  loop_.post([this, outage = faults.outage] { apply_outage(outage); });
+  // In effect when this returns, so a script that ends an outage can connect right away.
+  auto applied = std::make_shared<std::promise<void>>();
+  auto future = applied->get_future();
+  loop_.post([this, outage = faults.outage, applied] {
+    apply_outage(outage);
+    applied->set_value();
+  });
+  future.wait_for(std::chrono::seconds(5));
 }
 
 std::size_t Hub::connections() const {
-  return amqp_->stats().connections;
+  return amqp_->stats().connections + (mqtt_ ? mqtt_->stats().connections.load() : 0);
+}
+
+void Hub::close_connections() {
+  amqp_->close_all();
+  if (mqtt_) mqtt_->close_all();
 }
 
 void Hub::apply_outage(bool outage) {
@@ -93,10 +126,13 @@ void Hub::apply_outage(bool outage) {
   outage_applied_ = outage;
   if (outage) {
     amqp_->stop_accepting();
-    amqp_->close_all();
+    if (mqtt_) mqtt_->stop_accepting();
+    close_connections();
     core::log_info(kLog, "outage: refusing connections");
   } else {
-    if (auto s = amqp_->start(); !s.ok()) {
+    core::Status s = amqp_->start();
+    if (s.ok() && mqtt_) s = mqtt_->listen(options_.bind, mqtt_port_, mqtt_tls_);
+    if (!s.ok()) {
       core::log_error(kLog, "cannot listen again after the outage: " + s.message());
       return;
     }
@@ -161,7 +197,7 @@ void Hub::submit(core::Message message, core::PublishOptions, core::Callback<voi
     // After this settlement is written: a connection lost with messages in flight.
     loop_.post([this] {
       ++stats_.dropped_connections;
-      amqp_->close_all();
+      close_connections();
     });
   }
 }
@@ -209,6 +245,10 @@ core::Status Hub::send_c2d(const std::string& device, core::Message message) {
   auto done = std::make_shared<std::promise<core::Status>>();
   auto future = done->get_future();
   loop_.post([this, device, done, message = std::move(message)]() mutable {
+    if (deliver_mqtt_c2d(device, message)) {
+      done->set_value({});
+      return;
+    }
     done->set_value(c2d_->send(device, std::move(message)));
   });
   if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
@@ -217,10 +257,43 @@ core::Status Hub::send_c2d(const std::string& device, core::Message message) {
   return future.get();
 }
 
-void Hub::subscribe(const std::string&, core::Subscriber*, core::SubscriptionOptions) {}
-bool Hub::unsubscribe(const std::string&, core::Subscriber*) {
-  return false;
+bool Hub::deliver_mqtt_c2d(const std::string& device, core::Message& message) {
+  auto it = mqtt_c2d_.find(device);
+  if (it == mqtt_c2d_.end()) return false;
+  std::string bag = iothub::encode_property_bag(message.properties);
+  message.address = "devices/" + device + "/messages/devicebound" + (bag.empty() ? "" : "/" + bag);
+  core::DurableCopies unused;  // the hub keeps no MQTT session state across restarts
+  it->second->deliver(message, {core::Assurance::kDurable, 1, false},
+                      "devices/" + device + "/messages/devicebound/#", {1, false}, unused);
+  ++stats_.c2d_mqtt;
+  return true;
 }
-void Hub::unsubscribe_all(core::Subscriber*) {}
+
+// Only the devicebound filter means anything here; the policy already refused others.
+namespace {
+std::optional<std::string> devicebound_device(const std::string& filter) {
+  auto address = core::parse_device_address(filter);
+  if (!address || address->endpoint != core::DeviceEndpoint::kDeviceBound) return std::nullopt;
+  return address->device_id;
+}
+}  // namespace
+
+void Hub::subscribe(const std::string& filter, core::Subscriber* subscriber,
+                    core::SubscriptionOptions) {
+  if (auto device = devicebound_device(filter)) mqtt_c2d_[*device] = subscriber;
+}
+
+bool Hub::unsubscribe(const std::string& filter, core::Subscriber* subscriber) {
+  auto device = devicebound_device(filter);
+  if (!device) return false;
+  auto it = mqtt_c2d_.find(*device);
+  if (it == mqtt_c2d_.end() || it->second != subscriber) return false;
+  mqtt_c2d_.erase(it);
+  return true;
+}
+
+void Hub::unsubscribe_all(core::Subscriber* subscriber) {
+  std::erase_if(mqtt_c2d_, [subscriber](const auto& kv) { return kv.second == subscriber; });
+}
 
 }  // namespace holdfast::hubsim

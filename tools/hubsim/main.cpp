@@ -1,8 +1,9 @@
 // holdfast-hubsim: an Azure IoT Hub emulator for gateways and their tests. No Azure account
-// needed: it speaks IoT Hub's AMQP device dialogue over TLS, checks SAS tokens against a device
-// file, records every message it accepts as a JSON line, and injects faults on request.
+// needed: it speaks IoT Hub's device dialogue over TLS, AMQP (5671) and MQTT (8883), checks SAS
+// tokens against a device file, records every message it accepts as a JSON line, and injects
+// faults on request.
 //
-//   holdfast-hubsim --devices conf/device-keys.example --hub-host myhub.azure-devices.net \
+//   holdfast-hubsim --devices conf/device-keys.example --hub-host myhub.azure-devices.net
 //       --tls-dir /tmp/hubsim-tls --record /tmp/hub.jsonl --control-port 8090
 //
 // Control endpoint (HTTP on 127.0.0.1): GET /status; POST /faults with a JSON object of the
@@ -60,6 +61,9 @@ int main(int argc, char** argv) {
   bool plain = false;
   app.add_option("--bind", o.bind, "Address to listen on")->capture_default_str();
   app.add_option("--amqp-port", o.amqp_port, "AMQP port (0: any free port)")->capture_default_str();
+  app.add_option("--mqtt-port", o.mqtt_port, "MQTT port (0: any free port)")->capture_default_str();
+  bool no_mqtt = false;
+  app.add_flag("--no-mqtt", no_mqtt, "Serve AMQP only");
   app.add_option("--hub-host", o.hub_host, "The hub's host name, as tokens name it")->required();
   app.add_option("--devices", devices_file,
                  "Device registry: the device-keys file format (conf/device-keys.example)")
@@ -86,6 +90,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   o.tls = !plain;
+  o.mqtt = !no_mqtt;
   o.cert_file = tls->cert_file;
   o.key_file = tls->key_file;
   if (!record_file.empty()) {
@@ -112,6 +117,7 @@ int main(int argc, char** argv) {
   if (control_port != 0) {
     control.Get("/status", [&](const httplib::Request&, httplib::Response& res) {
       nlohmann::json j = {{"amqp_port", hub.amqp_port()},
+                          {"mqtt_port", hub.mqtt_port()},
                           {"accepted", hub.stats().accepted.load()},
                           {"refused", hub.stats().refused.load()},
                           {"dropped_connections", hub.stats().dropped_connections.load()},
@@ -120,7 +126,8 @@ int main(int argc, char** argv) {
                            {{"sent", hub.c2d_stats().sent.load()},
                             {"completed", hub.c2d_stats().completed.load()},
                             {"abandoned", hub.c2d_stats().abandoned.load()},
-                            {"rejected", hub.c2d_stats().rejected.load()}}},
+                            {"rejected", hub.c2d_stats().rejected.load()},
+                            {"mqtt_delivered", hub.stats().c2d_mqtt.load()}}},
                           {"faults", faults_json(hub.faults())}};
       res.set_content(j.dump() + "\n", "application/json");
     });
@@ -173,8 +180,9 @@ int main(int argc, char** argv) {
     }
     control_thread = std::thread([&] { control.listen_after_bind(); });
   }
+  std::string mqtt = o.mqtt ? ", MQTT on " + std::to_string(hub.mqtt_port()) : "";
   holdfast::core::log_info("hubsim", "AMQP" + std::string(plain ? "" : "S") + " on " + o.bind +
-                                         ":" + std::to_string(hub.amqp_port()) + " for " +
+                                         ":" + std::to_string(hub.amqp_port()) + mqtt + " for " +
                                          o.hub_host + "; CA file " + tls->ca_file);
   int sig = 0;
   sigwait(&signals, &sig);

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -14,6 +15,7 @@
 #include "broker/iothub/sas.h"
 #include "broker/iothub/token_store.h"
 #include "protocols/mqtt/encoder.h"
+#include "protocols/mqtt/server/iothub_policy.h"
 #include "protocols/mqtt/server/server.h"
 #include "protocols/mqtt/topic.h"
 
@@ -234,6 +236,7 @@ void Connection::close(bool abnormal, const std::string& reason,
   ::close(fd_);
   fd_ = -1;
   server_.loop().cancel_timer(timer_);
+  server_.loop().cancel_timer(expiry_timer_);
   core::log_debug(kLog, "closed " + peer_ + (client_id().empty() ? "" : " (" + client_id() + ")") +
                             ": " + reason);
   finish_close(abnormal);
@@ -382,6 +385,7 @@ void Connection::handle_connect(Connect& c) {
   keep_alive_s_ = c.keep_alive;
   server_.loop().cancel_timer(timer_);
   arm_keep_alive();
+  if (server_.options().iothub_only) arm_token_expiry();
 
   Connack ack;
   ack.session_present = present;
@@ -402,10 +406,30 @@ void Connection::handle_connect(Connect& c) {
   session.attach(this);
 }
 
+void Connection::arm_token_expiry() {
+  // As IoT Hub does: the connection ends when the device's token expires (MQTT cannot renew a
+  // token on a live connection). Same skew as the check at login.
+  std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  std::int64_t due_ms = (token_expiry_s_ + iothub::kSasExpirySkewSeconds - now_s) * 1000 + 1000;
+  expiry_timer_ = server_.loop().add_timer(
+      std::chrono::milliseconds(std::max<std::int64_t>(due_ms, 0)), [weak = weak_from_this()] {
+        if (auto self = weak.lock(); self && !self->closed()) {
+          self->close(true, "the SAS token of device '" + self->device_id_ + "' expired",
+                      ReasonCode::kNotAuthorized);
+        }
+      });
+}
+
 std::optional<ReasonCode> Connection::check_iothub_login(const Connect& c, std::string& why) {
-  if (!c.username) return std::nullopt;
-  auto login = iothub::parse_mqtt_username(*c.username);
-  if (!login) return std::nullopt;  // an ordinary username: no IoT Hub conventions apply
+  const bool hub = server_.options().iothub_only;
+  auto login = c.username ? iothub::parse_mqtt_username(*c.username) : std::nullopt;
+  if (!login) {
+    if (!hub) return std::nullopt;  // an ordinary login: no IoT Hub conventions apply
+    why = "IoT Hub takes only device logins (username {host}/{device}/?api-version=...)";
+    return ReasonCode::kNotAuthorized;
+  }
   if (c.client_id != iothub::mqtt_client_id_for(*login)) {
     why = "IoT Hub login for '" + login->device_id + "' with client id '" + c.client_id + "'";
     return ReasonCode::kClientIdentifierNotValid;
@@ -425,6 +449,10 @@ std::optional<ReasonCode> Connection::check_iothub_login(const Connect& c, std::
   const auto& keys = server_.options().device_keys;
   core::Status verified;
   bool checked = keys && !keys->keys_for(login->device_id, login->module_id).empty();
+  if (!checked && hub) {
+    why = "device '" + login->device_id + "' is not registered";
+    return ReasonCode::kNotAuthorized;
+  }
   if (checked) {
     verified = keys->verify(*token, now, login->host, login->device_id, login->module_id);
   } else if (token->se + 300 < now) {
@@ -437,6 +465,7 @@ std::optional<ReasonCode> Connection::check_iothub_login(const Connect& c, std::
                                                             : ReasonCode::kBadUserNameOrPassword;
   }
   device_id_ = login->device_id;
+  token_expiry_s_ = token->se;
   if (const auto& tokens = server_.options().tokens; tokens && login->module_id.empty()) {
     tokens->put(login->device_id, {*c.password, token->se, checked});
   }
@@ -451,6 +480,12 @@ void Connection::handle_publish(Publish& p) {
   if (p.topic.size() > server_.options().max_topic_bytes) {
     protocol_error("topic longer than max_topic_bytes", ReasonCode::kTopicNameInvalid);
     return;
+  }
+  if (server_.options().iothub_only) {
+    if (auto why = iothub_policy::publish_refusal(p.topic, p.qos, device_id_)) {
+      close(true, "IoT Hub closes the connection: " + *why, ReasonCode::kNotAuthorized);
+      return;
+    }
   }
   auto qos = static_cast<std::uint8_t>(p.qos);
   if (p.qos == QoS::kExactlyOnce && session_->incoming_qos2.contains(p.packet_id)) {
@@ -570,6 +605,9 @@ void Connection::handle_subscribe(Subscribe& s) {
   Suback ack;
   ack.packet_id = s.packet_id;
   std::vector<std::pair<std::string, QoS>> retained_for;
+  const bool hub = server_.options().iothub_only;
+  const std::size_t max_subscriptions =
+      hub ? iothub_policy::kMaxSubscriptions : server_.options().max_subscriptions_per_client;
   for (const Subscription& sub : s.subscriptions) {
     ReasonCode code;
     bool known = session_->subscriptions.contains(sub.filter);
@@ -577,14 +615,16 @@ void Connection::handle_subscribe(Subscribe& s) {
       code = ReasonCode::kTopicFilterInvalid;
     } else if (is_shared_subscription(sub.filter)) {
       code = ReasonCode::kSharedSubscriptionsNotSupported;
-    } else if (!known &&
-               session_->subscriptions.size() >= server_.options().max_subscriptions_per_client) {
+    } else if (!known && session_->subscriptions.size() >= max_subscriptions) {
       code = ReasonCode::kQuotaExceeded;
+    } else if (hub && !iothub_policy::subscribe_grant(sub.filter, sub.qos, device_id_)) {
+      code = ReasonCode::kNotAuthorized;
     } else {
-      core::SubscriptionOptions options{static_cast<std::uint8_t>(sub.qos), sub.no_local};
+      QoS qos = hub ? *iothub_policy::subscribe_grant(sub.filter, sub.qos, device_id_) : sub.qos;
+      core::SubscriptionOptions options{static_cast<std::uint8_t>(qos), sub.no_local};
       session_->subscriptions[sub.filter] = options;
       server_.registry().subscribe(sub.filter, session_, options);
-      code = static_cast<ReasonCode>(sub.qos);  // GrantedQos0/1/2
+      code = static_cast<ReasonCode>(qos);  // GrantedQos0/1/2
       if (sub.retain_handling == RetainHandling::kSendAtSubscribe ||
           (sub.retain_handling == RetainHandling::kSendAtSubscribeIfNew && !known)) {
         retained_for.emplace_back(sub.filter, sub.qos);

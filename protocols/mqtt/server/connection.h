@@ -86,6 +86,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Refuses a publish: a failure reason code for MQTT 5 QoS 1/2, else closes the connection.
   void refuse_publish(const Publish& p, ReasonCode reason, const std::string& why);
   void arm_keep_alive();
+  void arm_token_expiry();
   void finish_close(bool abnormal);
   // Closes because the client broke the protocol (counted in the stats).
   void protocol_error(const std::string& reason, ReasonCode code);
@@ -110,6 +111,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point last_read_;
   std::chrono::steady_clock::time_point connected_at_;
   core::EventLoop::TimerId timer_ = 0;
+  core::EventLoop::TimerId expiry_timer_ = 0;
+  std::int64_t token_expiry_s_ = 0;  // the IoT Hub login's token "se"
   core::Fifo<PendingAck> acks_;
   std::uint64_t acks_base_ = 0;  // sequence number of acks_.front()
 };

@@ -36,6 +36,11 @@ struct ServerOptions {
   std::size_t max_subscriptions_per_client = 100;
   std::size_t max_topic_bytes = 1024;
   std::chrono::milliseconds connect_timeout{10'000};  // to receive CONNECT after accept
+  // Act as IoT Hub's device endpoint (holdfast-hubsim): only IoT Hub logins of devices listed in
+  // device_keys; QoS 2 or a topic other than the device's own events topic closes the connection;
+  // subscriptions only to its devicebound topic and $iothub/ twin and method topics (at most 5,
+  // QoS <= 1); the connection closes when the device's token expires.
+  bool iothub_only = false;
   // Serve TLS (MQTT over TLS, 8883). Null: plain TCP.
   std::shared_ptr<core::TlsContext> tls;
   // Devices that log in the IoT Hub way (username "{host}/{id}/?api-version=...", password a
