@@ -123,8 +123,19 @@ void check_listener(const ListenerSetting& l, ElementProblems& problems) {
     problems.error("psk_file", "is for CoAP listeners with tls = true (DTLS) only");
   }
   if (coap && l.tls && !l.psk_file.empty()) {
-    // DTLS with pre-shared keys needs no certificate (without psk_file: the checks below).
+    // DTLS with pre-shared keys needs no certificate (without psk_file: the checks below);
+    // certificates alongside need both files, and a client CA needs them.
     check_file(problems, "psk_file", l.psk_file);
+    if (l.cert_file.empty() != l.key_file.empty()) {
+      bool cert = !l.cert_file.empty();
+      if (problems.fine(cert ? "cert_file" : "key_file")) {
+        problems.error(cert ? "cert_file" : "key_file",
+                       std::string("needs ") + (cert ? "key_file" : "cert_file") +
+                           " too (DTLS with certificates besides the pre-shared keys)");
+      }
+    } else if (l.cert_file.empty() && !l.ca_file.empty() && problems.fine("ca_file")) {
+      problems.error("ca_file", "verifies client certificates, which needs cert_file and key_file");
+    }
     for (auto [key, value] : files) check_file(problems, key, *value);
     return;
   }
@@ -332,7 +343,8 @@ Schema build() {
                        "also the time to open one.")
                   .bounds(1000, kHour),
               path("psk_file", &ListenerSetting::psk_file, "",
-                   "CoAP DTLS (tls = true): \"identity key-hex\" lines; a client's PSK identity is its "
+                   "CoAP DTLS (tls = true): \"identity key-hex\" lines; a client's PSK identity is "
+                   "its "
                    "device id."),
               integer("rate_limit", &ListenerSetting::rate_limit, "0",
                       "CoAP: requests per second from one source IP address, beyond which 4.29 "

@@ -450,6 +450,43 @@ ca_file = "/nonexistent/ca.pem"
   for (const auto& e : errors) EXPECT_EQ(e.file, path);
 }
 
+TEST(ConfigErrors, CoapDtlsCertificatesBesidesPreSharedKeys) {
+  TempDir dir;
+  dir.write("psk.txt", "dev1 0011\n");
+  dir.write("c.pem", "c");
+  dir.write("k.pem", "k");
+  std::string path = (dir.path() / "holdfast.toml").string();
+  EXPECT_THAT(errors_of(R"toml([[listener]]
+protocol = "coap"
+tls = true
+psk_file = "psk.txt"
+cert_file = "c.pem"
+
+[[listener]]
+protocol = "coap"
+port = 5685
+tls = true
+psk_file = "psk.txt"
+ca_file = "c.pem"
+
+[[listener]]
+protocol = "coap"
+port = 5686
+tls = true
+psk_file = "psk.txt"
+cert_file = "c.pem"
+key_file = "k.pem"
+ca_file = "c.pem"
+)toml",
+                        path),
+              ElementsAre(ErrorAt(5,
+                                  "listener.cert_file: needs key_file too (DTLS with "
+                                  "certificates besides the pre-shared keys)"),
+                          ErrorAt(12,
+                                  "listener.ca_file: verifies client certificates, which needs "
+                                  "cert_file and key_file")));
+}
+
 TEST(ConfigErrors, CertificateFilesWithoutTls) {
   EXPECT_THAT(errors_of("[[listener]]\nprotocol = \"mqtt\"\ncert_file = \"c.pem\"\n"),
               ElementsAre(ErrorAt(3, "listener.cert_file: is set but tls = false")));
