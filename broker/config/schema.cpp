@@ -344,8 +344,7 @@ Schema build() {
                   .bounds(1000, kHour),
               path("psk_file", &ListenerSetting::psk_file, "",
                    "CoAP DTLS (tls = true): \"identity key-hex\" lines; a client's PSK identity is "
-                   "its "
-                   "device id."),
+                   "its device id."),
               integer("rate_limit", &ListenerSetting::rate_limit, "0",
                       "CoAP: requests per second from one source IP address, beyond which 4.29 "
                       "answers; 0 = unlimited.")

@@ -46,6 +46,22 @@ std::string peer_of(const coap_session_t* session) {
   return std::string(reinterpret_cast<char*>(buf), n);
 }
 
+std::string endpoint_key(const coap_session_t* session) {
+  const coap_address_t* a = coap_session_get_addr_remote(session);
+  if (!a) return {};
+  if (a->addr.sa.sa_family == AF_INET) {
+    std::string key(reinterpret_cast<const char*>(&a->addr.sin.sin_port), 2);
+    key.append(reinterpret_cast<const char*>(&a->addr.sin.sin_addr), 4);
+    return key;
+  }
+  if (a->addr.sa.sa_family == AF_INET6) {
+    std::string key(reinterpret_cast<const char*>(&a->addr.sin6.sin6_port), 2);
+    key.append(reinterpret_cast<const char*>(&a->addr.sin6.sin6_addr), 16);
+    return key;
+  }
+  return peer_of(session);
+}
+
 std::string source_ip(const coap_session_t* session) {
   std::string peer = peer_of(session);
   if (!peer.empty() && peer.front() == '[') return peer.substr(1, peer.find(']') - 1);

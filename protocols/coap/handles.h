@@ -52,6 +52,9 @@ inline coap_bin_const_t token_view(const std::string& token) {
 
 // The remote endpoint, "IP:PORT" (IPv6 in brackets), and only its IP address.
 std::string peer_of(const coap_session_t* session);
+// The remote endpoint as a short binary key (port and address bytes, 6 or 18 bytes: no heap
+// allocation for IPv4), for the ExchangeCache.
+std::string endpoint_key(const coap_session_t* session);
 std::string source_ip(const coap_session_t* session);
 
 // Sets `code` on `response`, with Max-Age `max_age` when the code carries a retry hint and a

@@ -91,7 +91,8 @@ class QueueRead final : public Deferred, public core::QueueConsumer {
       answer.body = std::make_shared<const std::string>(std::move(message_.payload));
       answer.format = format_for(message_.properties.content_type).value_or(42);
     }
-    server_.exchanges().remember(peer_of(session), mid(), answer, std::chrono::steady_clock::now());
+    server_.exchanges().remember(endpoint_key(session), mid(), answer,
+                                 std::chrono::steady_clock::now());
     if (!has_message_) return set_response(response, code_, diagnostic_);
     answer_with_body(resource, session, request, query, response, answer, seq_);
   }
@@ -135,7 +136,7 @@ void QueueReads::handle(coap_resource_t* resource, coap_session_t* session,
   std::uint16_t mid = static_cast<std::uint16_t>(coap_pdu_get_mid(request));
   // A retransmission of a GET already answered: the same answer, nothing taken again.
   if (auto answer =
-          server_.exchanges().find(peer_of(session), mid, std::chrono::steady_clock::now())) {
+          server_.exchanges().find(endpoint_key(session), mid, std::chrono::steady_clock::now())) {
     ++server_.mutable_stats().duplicates;
     if (answer->body) {
       return answer_with_body(resource, session, request, query, response, *answer, 0);

@@ -13,8 +13,8 @@ constexpr std::size_t kMaxDiagnostic = 120;
 
 class UploadAnswer final : public Deferred {
  public:
-  UploadAnswer(std::chrono::seconds retry_after, std::string peer)
-      : retry_after_(retry_after), peer_(std::move(peer)) {}
+  UploadAnswer(std::chrono::seconds retry_after, std::string endpoint)
+      : retry_after_(retry_after), endpoint_(std::move(endpoint)) {}
   void respond(coap_resource_t*, coap_session_t*, const coap_pdu_t*, const coap_string_t*,
                coap_pdu_t* response) override {
     set_response(response, code_, diagnostic_, retry_after_);
@@ -22,7 +22,7 @@ class UploadAnswer final : public Deferred {
   ResponseCode code_;
   std::string diagnostic_;
   std::chrono::seconds retry_after_;
-  std::string peer_;
+  std::string endpoint_;  // endpoint_key(): the ExchangeCache's key
 };
 
 }  // namespace
@@ -32,19 +32,19 @@ void Uploads::handle(coap_session_t* session, const coap_pdu_t* request, coap_pd
   CoapStats& stats = server_.mutable_stats();
   const CoapOptions& options = server_.options();
   auto now = std::chrono::steady_clock::now();
-  std::string peer = peer_of(session);
+  std::string endpoint = endpoint_key(session);
   std::uint16_t mid = static_cast<std::uint16_t>(coap_pdu_get_mid(request));
-  if (auto answer = server_.exchanges().find(peer, mid, now)) {
+  if (auto answer = server_.exchanges().find(endpoint, mid, now)) {
     ++stats.duplicates;
     set_response(response, answer->code, "duplicate", options.retry_after);
     return;
   }
   auto refuse = [&](ResponseCode code, const std::string& why) {
     ++stats.refused_messages;
-    server_.exchanges().remember(peer, mid, code, now);
+    server_.exchanges().remember(endpoint, mid, code, now);
     set_response(response, code, why.substr(0, kMaxDiagnostic), options.retry_after);
-    core::log(core::LogLevel::kInfo, "coap", "refused a message from " + peer + ": " + why,
-              "refused");
+    core::log(core::LogLevel::kInfo, "coap",
+              "refused a message from " + peer_of(session) + ": " + why, "refused");
   };
   auto address = address_from_path(uri_path(request));
   if (!address) return refuse(kBadRequest, address.error().message());
@@ -79,15 +79,16 @@ void Uploads::handle(coap_session_t* session, const coap_pdu_t* request, coap_pd
   if (auto format = uint_option(request, COAP_OPTION_CONTENT_FORMAT)) {
     m.properties.content_type = content_type_for(static_cast<std::uint16_t>(*format));
   }
-  m.origin = {core::Protocol::kCoap, peer, std::move(device)};
+  m.origin = {core::Protocol::kCoap, peer_of(session), std::move(device)};
   m.received_at_ms = core::now_ms();
   bool confirmable = coap_pdu_get_type(request) == COAP_MESSAGE_CON;
   core::PublishOptions publish;
   publish.assurance = confirmable ? core::Assurance::kDurable : core::Assurance::kBestEffort;
   publish.qos = confirmable ? 1 : 0;
 
-  std::uint64_t id = server_.defer(session, request, response,
-                                   std::make_unique<UploadAnswer>(options.retry_after, peer));
+  std::uint64_t id =
+      server_.defer(session, request, response,
+                    std::make_unique<UploadAnswer>(options.retry_after, std::move(endpoint)));
   ++stats.messages_in;
   server_.ingress().submit(
       std::move(m), publish,
@@ -101,11 +102,12 @@ void Uploads::handle(coap_session_t* session, const coap_pdu_t* request, coap_pd
           answer->code_ = response_for(r.error().code());
           answer->diagnostic_ = r.error().message().substr(0, kMaxDiagnostic);
           ++server->mutable_stats().refused_messages;
-          core::log(core::LogLevel::kInfo, "coap",
-                    "refused a message from " + answer->peer_ + ": " + r.error().message(),
-                    "refused");
+          core::log(
+              core::LogLevel::kInfo, "coap",
+              "refused a message from " + peer_of(answer->session()) + ": " + r.error().message(),
+              "refused");
         }
-        server->exchanges().remember(answer->peer_, answer->mid(), answer->code_,
+        server->exchanges().remember(answer->endpoint_, answer->mid(), answer->code_,
                                      std::chrono::steady_clock::now());
         server->ready(id);
       });
