@@ -1,123 +1,132 @@
 // holdfast-devsim: simulated devices for trying and testing a gateway.
 //
-//   holdfast-devsim amqp-iothub --port 5672 --hub-host myhub.azure-devices.net --device dev1 \
+//   holdfast-devsim amqp-iothub --port 5672 --hub-host myhub.azure-devices.net --device dev1
 //       --key BASE64 --count 10 --batch 3
+//   holdfast-devsim mqtt-iothub --hub-host myhub.azure-devices.net --devices 100 --key BASE64
+//       --rate 2 --duration 60 [--tls --ca-file ca.pem] [--c2d]
+//   holdfast-devsim coap --devices 20 --rate 5 --count 100 [--non]
+//   holdfast-devsim verify --record data/hubsim/record.jsonl sent.jsonl...
 //
-// Prints one JSON line per message sent (device, message_id, seq, sha256 of the payload) and a
-// final summary line; exit status 0 when every message was accepted, 2 when the gateway could
-// not be reached or the connection failed, 3 when the put-token was refused, 4 when messages
-// were refused. More protocols (MQTT, CoAP), rates and TEA payloads come with issue 7.
+// Every payload is the device's sequence number (8 bytes, big-endian) and random bytes,
+// TEA/XTEA-encrypted with --tea-key. Output: one JSON line per message sent, per C2D message
+// received, and a summary line last; exit statuses in common.h (0 all acknowledged, 1 usage,
+// 2 unreachable or connection failed, 3 credentials refused, 4 messages refused).
+// This file only parses the command line and dispatches: one file per protocol's devices.
 #include <CLI/CLI.hpp>
 
-#include <chrono>
-#include <cstdio>
 #include <iostream>
-#include <optional>
-#include <random>
 
-#include <nlohmann/json.hpp>
-
-#include "broker/iothub/sas.h"
-#include "broker/iothub/sha256.h"
 #include "tools/devsim/amqp_device.h"
-#include "tools/tea/tea.h"
+#include "tools/devsim/coap_device.h"
+#include "tools/devsim/common.h"
+#include "tools/devsim/mqtt_device.h"
+#include "tools/devsim/verify.h"
+
+namespace devsim = holdfast::devsim;
+
+namespace {
+
+int run_amqp(const devsim::CommonOptions& o, devsim::AmqpDeviceOptions a,
+             const devsim::Prepared& p, devsim::Output& out) {
+  auto start = std::chrono::steady_clock::now();
+  const auto& device = p.devices.front();
+  a.host = o.host;
+  a.port = o.port ? o.port : 5672;
+  a.hub_host = o.hub_host;
+  a.device_id = device.id;
+  a.sas_token = device.token;
+  a.timeout_ms = o.timeout_ms;
+  devsim::PayloadSource payloads(o, p.tea, 0);
+  std::vector<devsim::DeviceMessage> messages;
+  for (std::uint64_t seq = 0; seq < p.count; ++seq) {
+    devsim::DeviceMessage m;
+    m.message_id = devsim::message_id(device.id, seq);
+    m.content_type = "application/octet-stream";
+    m.properties = {{"seq", std::to_string(seq)}};
+    m.payload = payloads.next(seq);
+    out.sent(device.id, seq, m.message_id, m.payload);
+    messages.push_back(std::move(m));
+  }
+  auto result = devsim::run_amqp_device(a, messages);
+  if (!result) {
+    out.summary({}, start, {{"error", result.error().message()}});
+    std::cerr << "holdfast-devsim: " << result.error().message() << "\n";
+    return devsim::kExitUnreachable;
+  }
+  bool token_ok = result->cbs_status == 200 || result->cbs_status == 202;
+  devsim::Totals t{token_ok ? messages.size() : 0, result->accepted, result->refused};
+  out.summary(t, start,
+              {{"cbs_status", result->cbs_status},
+               {"cbs_description", result->cbs_description},
+               {"accepted", result->accepted},
+               {"refusal", result->refusal}});
+  if (!token_ok) return devsim::kExitCredentialsRefused;
+  return result->refused > 0 || result->accepted != messages.size()
+             ? devsim::kExitMessagesRefused
+             : devsim::kExitOk;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"holdfast-devsim: simulated IoT devices for a gateway"};
   app.require_subcommand(1);
-  holdfast::devsim::AmqpDeviceOptions o;
-  std::string key;
-  std::size_t count = 10;
-  std::size_t payload_bytes = 64;
-  std::uint32_t seed = 1;
+  devsim::CommonOptions amqp_o, mqtt_o, coap_o;
+
+  devsim::AmqpDeviceOptions amqp_opts;
   auto* amqp = app.add_subcommand(
       "amqp-iothub",
       "One device in IoT Hub's AMQP dialogue as the Azure C SDK speaks it (SASL MSSBCBS, $cbs "
       "put-token with a ulong message-id, batched telemetry), over plain TCP");
-  amqp->add_option("--host", o.host, "Gateway address")->capture_default_str();
-  amqp->add_option("--port", o.port, "Gateway AMQP port")->capture_default_str();
-  amqp->add_option("--hub-host", o.hub_host, "IoT Hub host name (addresses, token audience)")
-      ->required();
-  amqp->add_option("--device", o.device_id, "Device id")->required();
-  auto* key_opt = amqp->add_option("--key", key, "Device key (base64): mint a 1-hour SAS token");
-  amqp->add_option("--token", o.sas_token, "SAS token to present instead of minting one")
-      ->excludes(key_opt);
-  amqp->add_option("--count", count, "Messages to send")->capture_default_str();
-  amqp->add_option("--batch", o.batch, "Messages per transfer (IoT Hub batch)")
+  devsim::add_common_options(amqp, amqp_o, {.many_devices = false, .pacing = false});
+  amqp->add_option("--batch", amqp_opts.batch, "Messages per transfer (IoT Hub batch)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  amqp->add_option("--payload-bytes", payload_bytes, "Random bytes after the sequence number")
-      ->capture_default_str();
-  amqp->add_option("--seed", seed, "Random seed of the payloads")->capture_default_str();
-  amqp->add_option("--timeout-ms", o.timeout_ms, "Give up after this long")->capture_default_str();
-  std::string tea_key;
-  bool tea_classic = false;
-  amqp->add_option("--tea-key", tea_key,
-                   "Encrypt each payload with this XTEA key (32 hex digits; ECB, big-endian "
-                   "words, zero padding), as devices that cannot do TLS do")
-      ->type_name("HEX");
-  amqp->add_flag("--tea-classic", tea_classic, "TEA instead of XTEA");
+
+  devsim::MqttDeviceOptions mqtt_opts;
+  auto* mqtt = app.add_subcommand(
+      "mqtt-iothub",
+      "Devices in IoT Hub's MQTT conventions (Paho MQTTAsync): SAS token login, QoS 1 "
+      "telemetry to devices/{id}/messages/events/{property bag}, optional TLS and C2D");
+  devsim::add_common_options(mqtt, mqtt_o, {.many_devices = true, .pacing = true});
+  mqtt->add_flag("--tls", mqtt_opts.tls, "MQTT over TLS (port 8883 unless --port)");
+  mqtt->add_option("--ca-file", mqtt_opts.ca_file, "TLS: CA bundle verifying the gateway");
+  mqtt->add_flag("--c2d", mqtt_opts.c2d,
+                 "Subscribe devices/{id}/messages/devicebound/# and print each cloud-to-device "
+                 "message; stay connected until --duration is over or SIGINT/SIGTERM");
+  mqtt->add_option("--window", mqtt_opts.window, "Unacknowledged publishes per device")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+
+  devsim::CoapDeviceOptions coap_opts;
+  auto* coap = app.add_subcommand(
+      "coap", "Devices POSTing to devices/{id}/messages/events over CoAP (libcoap), CON or NON");
+  devsim::add_common_options(coap, coap_o,
+                             {.many_devices = true, .pacing = true, .tokens = false});
+  coap->add_flag("--non", coap_opts.non_confirmable, "Non-confirmable requests");
+
+  std::string record_file;
+  std::vector<std::string> sent_files;
+  auto* verify = app.add_subcommand(
+      "verify",
+      "Check an IoT Hub emulator's record (holdfast-hubsim --record) against devsim's output: "
+      "every message sent there exactly once, per device in order");
+  verify->add_option("--record", record_file, "The emulator's record (JSON lines)")->required();
+  verify->add_option("sent", sent_files, "devsim's output of one or more runs, in order")
+      ->required();
   CLI11_PARSE(app, argc, argv);
 
-  if (o.sas_token.empty()) {
-    if (key.empty()) {
-      std::cerr << "holdfast-devsim: give --key (to mint a token) or --token\n";
-      return 1;
-    }
-    auto expiry = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count() +
-                  3600;
-    auto token = holdfast::iothub::mint_sas_token(
-        holdfast::iothub::sas_resource_uri(o.hub_host, o.device_id), key, expiry);
-    if (!token) {
-      std::cerr << "holdfast-devsim: " << token.error().message() << "\n";
-      return 1;
-    }
-    o.sas_token = *token;
-  }
+  devsim::Output out;
+  if (verify->parsed()) return devsim::verify_record(record_file, sent_files, out);
 
-  std::optional<holdfast::tea::Params> tea;
-  if (!tea_key.empty()) {
-    holdfast::tea::Params p;
-    if (!holdfast::tea::parse_key(tea_key, p.key)) {
-      std::cerr << "holdfast-devsim: --tea-key needs 32 hex digits\n";
-      return 1;
-    }
-    p.variant = tea_classic ? holdfast::tea::Variant::kTea : holdfast::tea::Variant::kXtea;
-    tea = p;
+  const devsim::CommonOptions& o = amqp->parsed() ? amqp_o : mqtt->parsed() ? mqtt_o : coap_o;
+  auto prepared = devsim::prepare(o, !coap->parsed());
+  if (!prepared) {
+    std::cerr << "holdfast-devsim: " << prepared.error().message() << "\n";
+    return devsim::kExitUsage;
   }
-  std::mt19937 rng(seed);
-  std::vector<holdfast::devsim::DeviceMessage> messages;
-  for (std::size_t i = 0; i < count; ++i) {
-    holdfast::devsim::DeviceMessage m;
-    m.message_id = o.device_id + "-" + std::to_string(i);
-    m.content_type = "application/octet-stream";
-    m.properties = {{"seq", std::to_string(i)}};
-    m.payload = {static_cast<char>(i >> 24), static_cast<char>(i >> 16), static_cast<char>(i >> 8),
-                 static_cast<char>(i), '\0'};
-    for (std::size_t b = 0; b < payload_bytes; ++b) m.payload += static_cast<char>(rng());
-    if (tea) m.payload = holdfast::tea::encrypt(m.payload, *tea);
-    nlohmann::json line = {{"device", o.device_id},
-                           {"message_id", m.message_id},
-                           {"seq", i},
-                           {"sha256", holdfast::iothub::sha256_hex(m.payload)}};
-    std::cout << line.dump() << "\n";
-    messages.push_back(std::move(m));
-  }
-  auto result = holdfast::devsim::run_amqp_device(o, messages);
-  if (!result) {
-    std::cout << nlohmann::json{{"error", result.error().message()}}.dump() << std::endl;
-    std::cerr << "holdfast-devsim: " << result.error().message() << "\n";
-    return 2;
-  }
-  std::cout << nlohmann::json{{"cbs_status", result->cbs_status},
-                              {"cbs_description", result->cbs_description},
-                              {"accepted", result->accepted},
-                              {"refused", result->refused},
-                              {"refusal", result->refusal}}
-                   .dump()
-            << std::endl;
-  if (result->cbs_status != 200 && result->cbs_status != 202) return 3;
-  return result->refused > 0 || result->accepted != count ? 4 : 0;
+  devsim::install_stop_signals();  // before any library starts a thread
+  if (amqp->parsed()) return run_amqp(o, amqp_opts, *prepared, out);
+  if (mqtt->parsed()) return devsim::run_mqtt_devices(o, *prepared, mqtt_opts, out);
+  return devsim::run_coap_devices(o, *prepared, coap_opts, out);
 }
