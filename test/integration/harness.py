@@ -21,6 +21,7 @@ Deadlines are generous: the machine is a shared, loaded 2-core box.
 Run with /usr/bin/python3 (Debian's, which has python3-paho-mqtt).
 """
 
+import argparse
 import base64
 import hashlib
 import json
@@ -31,6 +32,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -1047,3 +1049,14 @@ def xtea_decrypt(data: bytes, key_hex: str) -> bytes:
             v0 = (v0 - ((((v1 << 4) ^ (v1 >> 5)) + v1) ^ (s + k[s & 3]))) & mask
         out += struct.pack(">2I", v0, v1)
     return out
+
+
+def parse_binaries(doc: str, *names: str) -> tuple[dict, list]:
+    """A test program's command line: a required --NAME PATH per binary in `names` (its
+    description: the first line of `doc`). Returns ({NAME: absolute path}, the arguments left
+    for unittest, program name first)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    for name in names:
+        parser.add_argument(f"--{name}", required=True, help=f"path of the {name} binary")
+    args, rest = parser.parse_known_args()
+    return {n: os.path.abspath(getattr(args, n)) for n in names}, [sys.argv[0]] + rest

@@ -8,7 +8,6 @@ mosquitto_pub reach devsim's output.
 
 Run: /usr/bin/python3 test_devsim.py --holdfastd PATH --devsim PATH
 """
-import argparse
 import base64
 import json
 import os
@@ -20,7 +19,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_mqtt  # noqa: E402  (BrokerTest, the binary)
 from harness import (EVENT_TIMEOUT, Devsim, devsim_seq, free_ports,  # noqa: E402
-                     make_test_pki, mosquitto_pub, run_devsim, sha, xtea_decrypt)
+                     make_test_pki, mosquitto_pub, parse_binaries, run_devsim, sha,
+                     xtea_decrypt)
 
 HOST = "myhub.azure-devices.net"
 KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -243,13 +243,9 @@ class VerifyTest(unittest.TestCase):
 
 def main():
     global DEVSIM
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--holdfastd", required=True, help="path of the holdfastd binary")
-    parser.add_argument("--devsim", required=True, help="path of the holdfast-devsim binary")
-    args, rest = parser.parse_known_args()
-    test_mqtt.HOLDFASTD = os.path.abspath(args.holdfastd)
-    DEVSIM = os.path.abspath(args.devsim)
-    unittest.main(argv=[sys.argv[0]] + rest)
+    paths, argv = parse_binaries(__doc__, "holdfastd", "devsim")
+    test_mqtt.HOLDFASTD, DEVSIM = paths["holdfastd"], paths["devsim"]
+    unittest.main(argv=argv)
 
 
 if __name__ == "__main__":
