@@ -6,7 +6,7 @@
 #include "broker/core/log.h"
 #include "broker/iothub/device_keys.h"
 #include "broker/iothub/token_store.h"
-#include "protocols/amqp/message_codec.h"
+#include "broker/iothub/property_bag.h"
 
 namespace holdfast::bridge {
 namespace {
@@ -232,19 +232,17 @@ void Forwarder::send(Queue& q) {
   while (!stats_.paused && !q.ready.empty() && q.inflight.size() < options_.window &&
          hub_->credit(q.device) > 0) {
     core::StoredMessage& m = q.ready.front();
-    std::string encoded = amqp::encode_message(m.message, 0);
-    std::uint64_t max = hub_->max_message_size(q.device);
-    if (max > 0 && encoded.size() > max) {
-      // The hub would detach the link over it: refuse it here, for good.
+    std::string why;
+    auto sent = hub_->send(q.device, m.message, m.seq, why);
+    if (sent == HubConnection::SendResult::kTooLarge) {
+      // The hub would refuse it every time: refuse it here, for good.
       core::Seq seq = m.seq;
       q.inflight.emplace(seq, false);
       q.ready.pop_front();
-      dead_letter(q, seq,
-                  "amqp:link:message-size-exceeded: " + std::to_string(encoded.size()) +
-                      " bytes, the hub takes at most " + std::to_string(max));
+      dead_letter(q, seq, why);
       continue;
     }
-    if (!hub_->send(q.device, encoded, m.seq)) break;
+    if (sent != HubConnection::SendResult::kSent) break;
     q.inflight.emplace(m.seq, false);
     q.ready.pop_front();
   }
@@ -452,30 +450,13 @@ std::chrono::milliseconds Forwarder::next_backoff(std::chrono::milliseconds prev
 
 void Forwarder::connect() {
   if (stopped_) return;
-  hub_ = std::make_unique<HubConnection>(loop_, options_.hub, *this);
+  hub_ = make_hub_connection(loop_, options_.hub, *this);
   hub_->connect();
 }
 
-void Forwarder::on_c2d(const std::string& device, std::uint64_t id, std::string encoded) {
-  auto decoded = amqp::decode_message(encoded);
-  if (!decoded) {
-    core::log(core::LogLevel::kWarn, kLog,
-              "undecodable cloud-to-device message for '" + device + "': rejected",
-              "c2d-undecodable");
-    hub_->settle_c2d(id, HubConnection::C2dOutcome::kReject);
-    return;
-  }
-  core::Message m = amqp::to_core_message(std::move(*decoded));
+void Forwarder::on_c2d(const std::string& device, std::uint64_t id, core::Message m) {
   // The address IoT Hub's MQTT devices expect: .../devicebound/{property bag}.
-  std::string bag;
-  auto add = [&bag](std::string_view k, const std::string& v) {
-    if (v.empty()) return;
-    bag += (bag.empty() ? "" : "&") + core::url_encode(k) + "=" + core::url_encode(v);
-  };
-  add("$.mid", m.properties.message_id);
-  add("$.cid", m.properties.correlation_id);
-  add("$.ct", m.properties.content_type);
-  for (const auto& [k, v] : m.properties.user) add(k, v);
+  std::string bag = iothub::encode_property_bag(m.properties);
   m.address = "devices/" + device + "/messages/devicebound" + (bag.empty() ? "" : "/" + bag);
   m.origin = {core::Protocol::kInternal, "bridge/" + options_.upstream, device};
   m.received_at_ms = core::now_ms();

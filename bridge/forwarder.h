@@ -37,7 +37,7 @@
 // session); while no device subscribes it stays locked at the hub and is offered again every
 // `c2d_retry`. The device's own accept/reject is not relayed to the hub.
 // Not yet: the live share of the window (backlog and fresh messages go in queue order), C2D for
-// devices that have not sent anything, the MQTT upstream.
+// devices that have not sent anything.
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -110,7 +110,7 @@ class Forwarder final : public HubConnection::Listener {
   void on_device_refused(const std::string& device, const HubOutcome& why) override;
   void on_credit(const std::string& device) override;
   void on_settled(const std::string& device, std::uint64_t tag, const HubOutcome& outcome) override;
-  void on_c2d(const std::string& device, std::uint64_t id, std::string encoded) override;
+  void on_c2d(const std::string& device, std::uint64_t id, core::Message message) override;
   void on_disconnected(const core::Status& why) override;
 
  private:

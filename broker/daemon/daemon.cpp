@@ -90,16 +90,18 @@ core::Status Daemon::start_bridge(const config::Config& config) {
       if (r.upstream == u.name) routes.push_back({r.pattern, r.queue});
     }
     if (routes.empty()) continue;  // nothing is routed there
-    if (u.kind == config::UpstreamKind::kIotHubMqtt || u.auth == config::UpstreamAuth::kGateway) {
+    if (u.auth == config::UpstreamAuth::kGateway) {
       core::log_warn(kLog, "upstream '" + u.name +
-                               "' skipped: this build forwards over AMQP with device keys or "
-                               "token passthrough only; its queues keep filling");
+                               "' skipped: this build forwards with device keys or token "
+                               "passthrough only; its queues keep filling");
       continue;
     }
     auto table = broker::RouteTable::build(std::move(routes));
     if (!table) return table.error();
     bridge::ForwarderOptions o;
     o.upstream = u.name;
+    o.hub.protocol = u.kind == config::UpstreamKind::kIotHubMqtt ? bridge::HubProtocol::kMqtt
+                                                                 : bridge::HubProtocol::kAmqp;
     o.hub.host = u.host;
     o.hub.port = u.port;
     o.hub.ca_file = u.ca_file;
@@ -124,7 +126,8 @@ core::Status Daemon::start_bridge(const config::Config& config) {
       o.tokens = tokens_;
     }
     core::log_info(kLog, "forwarding to upstream '" + u.name + "' at " + u.host + ":" +
-                             std::to_string(u.port));
+                             std::to_string(u.port) +
+                             (o.hub.protocol == bridge::HubProtocol::kMqtt ? " (MQTT)" : " (AMQP)"));
     upstreams.push_back(std::move(o));
   }
   if (upstreams.empty()) return {};

@@ -120,6 +120,7 @@ def sas_token(device: str, key: str, host: str = "localhost", expiry: int = None
 class BridgeTest(test_mqtt.BrokerTest):
     WINDOW = 64
     AUTH = "device-keys"
+    KIND = "emulator"  # the upstream's kind: "emulator" is AMQP; test_bridge_mqtt.py: iothub-mqtt
 
     def setUp(self):
         self.hubdir = tempfile.mkdtemp(prefix="holdfast-it-hub-")
@@ -139,9 +140,9 @@ class BridgeTest(test_mqtt.BrokerTest):
         self.BROKER = {"amqp": True, "extra_config": f"""
 [[upstream]]
 name = "hub"
-kind = "emulator"
+kind = "{self.KIND}"
 host = "localhost"
-port = {self.hub.amqp_port}
+port = {self.hub.mqtt_port if self.KIND == "iothub-mqtt" else self.hub.amqp_port}
 ca_file = "{self.hub.tls_dir}/ca.pem"
 auth = "{self.AUTH}"
 {f'device_keys_file = "{gateway_keys}"' if self.AUTH == "device-keys" else ""}

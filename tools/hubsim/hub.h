@@ -105,9 +105,10 @@ class Hub final : public core::Ingress, public core::SubscriptionRegistry {
   core::EventLoop loop_;
   std::unique_ptr<C2dQueues> c2d_;  // before amqp_, which refers to it
   std::unique_ptr<amqp::AmqpServer> amqp_;
-  std::unique_ptr<mqtt::MqttServer> mqtt_;
-  std::shared_ptr<core::TlsContext> mqtt_tls_;
+  // Before mqtt_: its sessions unsubscribe from this hub when it is destroyed.
   std::map<std::string, core::Subscriber*> mqtt_c2d_;  // device -> its devicebound subscription
+  std::shared_ptr<core::TlsContext> mqtt_tls_;
+  std::unique_ptr<mqtt::MqttServer> mqtt_;
   std::thread thread_;
   std::uint16_t amqp_port_ = 0;
   std::uint16_t mqtt_port_ = 0;
