@@ -18,9 +18,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_mqtt  # noqa: E402  (BrokerTest, the binary)
-from harness import (EVENT_TIMEOUT, Devsim, devsim_seq, free_ports,  # noqa: E402
-                     make_test_pki, mosquitto_pub, parse_binaries, run_devsim, sha,
-                     xtea_decrypt)
+from devsim_harness import (Devsim, devsim_seq, parse_binaries, run_devsim,  # noqa: E402
+                            xtea_decrypt)
+from harness import EVENT_TIMEOUT, free_ports, make_test_pki, mosquitto_pub, sha  # noqa: E402
 
 HOST = "myhub.azure-devices.net"
 KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

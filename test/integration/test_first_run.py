@@ -25,8 +25,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_bridge  # noqa: E402  (Hubsim)
 import test_mqtt  # noqa: E402  (BrokerTest, the binary)
-from harness import (CLIENT_TIMEOUT, Devsim, devsim_seq, parse_binaries,  # noqa: E402
-                     run_devsim, wait_until, xtea_decrypt)
+from devsim_harness import (Devsim, devsim_seq, parse_binaries, run_devsim,  # noqa: E402
+                            xtea_decrypt)
+from harness import CLIENT_TIMEOUT, wait_until  # noqa: E402
 
 HOLDFASTCTL = None
 DEVSIM = None
