@@ -39,16 +39,16 @@ Tally* g_tally = nullptr;  // libcoap's handlers take no argument of ours
 
 std::string code_text(coap_pdu_code_t code) {
   unsigned c = static_cast<unsigned>(code);
-  std::string text = std::to_string(c >> 5) + "." + (((c & 31) < 10) ? "0" : "") +
-                     std::to_string(c & 31);
+  std::string text =
+      std::to_string(c >> 5) + "." + (((c & 31) < 10) ? "0" : "") + std::to_string(c & 31);
   if (const char* phrase = coap_response_phrase(static_cast<unsigned char>(c))) {
     text += std::string(" ") + phrase;
   }
   return text;
 }
 
-coap_response_t on_response(coap_session_t* session, const coap_pdu_t*,
-                            const coap_pdu_t* received, const coap_mid_t) {
+coap_response_t on_response(coap_session_t* session, const coap_pdu_t*, const coap_pdu_t* received,
+                            const coap_mid_t) {
   auto* d = static_cast<Device*>(coap_session_get_app_data(session));
   coap_pdu_code_t code = coap_pdu_get_code(received);
   if (!d || !d->waiting || code == COAP_EMPTY_CODE) return COAP_RESPONSE_OK;  // separate answer
@@ -184,10 +184,9 @@ class Run {
   }
 
   void loop() {
-    auto end = o_.duration_s > 0
-                   ? start_ + std::chrono::duration_cast<Clock::duration>(
-                                  std::chrono::duration<double>(o_.duration_s))
-                   : Clock::time_point::max();
+    auto end = o_.duration_s > 0 ? start_ + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double>(o_.duration_s))
+                                 : Clock::time_point::max();
     auto timeout = std::chrono::milliseconds(o_.timeout_ms);
     while (true) {
       auto now = Clock::now();
@@ -231,8 +230,7 @@ class Run {
         if (error.empty()) error = d->id + ": " + d->error;
       }
     }
-    nlohmann::json extra = {{"devices", devices_.size()},
-                            {"confirmable", !c_.non_confirmable}};
+    nlohmann::json extra = {{"devices", devices_.size()}, {"confirmable", !c_.non_confirmable}};
     if (!error.empty()) extra["error"] = error;
     if (!tally_.first_refusal.empty()) extra["refusal"] = tally_.first_refusal;
     out_.summary(t, start_, extra);

@@ -37,7 +37,9 @@ void add_common_options(CLI::App* c, CommonOptions& o, OptionSet set) {
   }
   c->add_option("--count", o.count, "Messages per device (default 10, unlimited with --duration)");
   if (set.pacing) {
-    c->add_option("--duration", o.duration_s, "Stop sending after this many seconds");
+    c->add_option("--duration", o.duration_s,
+                  "Each device sends for this many seconds from its connection (MQTT) or the "
+                  "start (CoAP)");
     c->add_option("--rate", o.rate, "Messages per second per device; 0: as fast as acks allow")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
@@ -80,9 +82,9 @@ core::Result<Prepared> prepare(const CommonOptions& o, bool need_tokens) {
   for (const auto& id : ids) {
     DeviceIdentity d{id, o.token};
     if (need_tokens && d.token.empty()) {
-      auto token = keys ? keys->mint(o.hub_host, id, {}, expiry)
-                        : iothub::mint_sas_token(iothub::sas_resource_uri(o.hub_host, id), o.key,
-                                                 expiry);
+      auto token =
+          keys ? keys->mint(o.hub_host, id, {}, expiry)
+               : iothub::mint_sas_token(iothub::sas_resource_uri(o.hub_host, id), o.key, expiry);
       if (!token) {
         return core::error(core::Code::kInvalidArgument,
                            "device " + id + ": " + token.error().message());
@@ -99,8 +101,8 @@ core::Result<Prepared> prepare(const CommonOptions& o, bool need_tokens) {
     t.variant = o.tea_classic ? tea::Variant::kTea : tea::Variant::kXtea;
     p.tea = t;
   }
-  p.count = o.count ? *o.count
-                    : (o.duration_s > 0 ? std::numeric_limits<std::uint64_t>::max() : 10);
+  p.count =
+      o.count ? *o.count : (o.duration_s > 0 ? std::numeric_limits<std::uint64_t>::max() : 10);
   return p;
 }
 

@@ -42,14 +42,14 @@ enum ExitStatus : int {
 
 struct CommonOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;  // 0: the protocol's default
-  std::string hub_host;    // IoT Hub host name: addresses and token audience
+  std::uint16_t port = 0;               // 0: the protocol's default
+  std::string hub_host;                 // IoT Hub host name: addresses and token audience
   std::vector<std::string> device_ids;  // --device, repeatable
   std::size_t devices = 0;              // --devices N: PREFIX0 .. PREFIX{N-1}
   std::string prefix = "devsim-";
-  std::string key;        // --key: one device key for every device
-  std::string keys_file;  // --keys-file: each device's key from a device-keys file
-  std::string token;      // --token: a SAS token to present as is (one device)
+  std::string key;                     // --key: one device key for every device
+  std::string keys_file;               // --keys-file: each device's key from a device-keys file
+  std::string token;                   // --token: a SAS token to present as is (one device)
   std::optional<std::uint64_t> count;  // messages per device
   double duration_s = 0;               // 0: no limit
   double rate = 0;                     // messages/s per device; 0: as fast as acks allow

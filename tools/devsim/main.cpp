@@ -26,8 +26,8 @@ namespace devsim = holdfast::devsim;
 
 namespace {
 
-int run_amqp(const devsim::CommonOptions& o, devsim::AmqpDeviceOptions a,
-             const devsim::Prepared& p, devsim::Output& out) {
+int run_amqp(const devsim::CommonOptions& o, devsim::AmqpDeviceOptions a, const devsim::Prepared& p,
+             devsim::Output& out) {
   auto start = std::chrono::steady_clock::now();
   const auto& device = p.devices.front();
   a.host = o.host;
@@ -61,9 +61,8 @@ int run_amqp(const devsim::CommonOptions& o, devsim::AmqpDeviceOptions a,
                {"accepted", result->accepted},
                {"refusal", result->refusal}});
   if (!token_ok) return devsim::kExitCredentialsRefused;
-  return result->refused > 0 || result->accepted != messages.size()
-             ? devsim::kExitMessagesRefused
-             : devsim::kExitOk;
+  return result->refused > 0 || result->accepted != messages.size() ? devsim::kExitMessagesRefused
+                                                                    : devsim::kExitOk;
 }
 
 }  // namespace
@@ -101,8 +100,7 @@ int main(int argc, char** argv) {
   devsim::CoapDeviceOptions coap_opts;
   auto* coap = app.add_subcommand(
       "coap", "Devices POSTing to devices/{id}/messages/events over CoAP (libcoap), CON or NON");
-  devsim::add_common_options(coap, coap_o,
-                             {.many_devices = true, .pacing = true, .tokens = false});
+  devsim::add_common_options(coap, coap_o, {.many_devices = true, .pacing = true, .tokens = false});
   coap->add_flag("--non", coap_opts.non_confirmable, "Non-confirmable requests");
 
   std::string record_file;

@@ -87,11 +87,6 @@ struct Device {
   }
 };
 
-struct Pending {  // context of one publish, freed by its callback
-  Device* device;
-  std::uint64_t seq;
-};
-
 std::string devicebound_filter(const std::string& id) {
   return "devices/" + id + "/messages/devicebound/#";
 }
@@ -101,8 +96,8 @@ std::string devicebound_filter(const std::string& id) {
 void on_subscribed(void* context, MQTTAsync_successData* data) {
   auto* d = static_cast<Device*>(context);
   if (data && data->alt.qos == 0x80) {
-    d->fail(kExitCredentialsRefused, "the gateway refused the subscription to " +
-                                         devicebound_filter(d->id));
+    d->fail(kExitCredentialsRefused,
+            "the gateway refused the subscription to " + devicebound_filter(d->id));
     return;
   }
   d->out->line({{"device", d->id}, {"subscribed", devicebound_filter(d->id)}});
@@ -112,7 +107,8 @@ void on_subscribed(void* context, MQTTAsync_successData* data) {
 
 void on_subscribe_failed(void* context, MQTTAsync_failureData* data) {
   auto* d = static_cast<Device*>(context);
-  d->fail(kExitUnreachable, "subscribe failed (code " + std::to_string(data ? data->code : 0) + ")");
+  d->fail(kExitUnreachable,
+          "subscribe failed (code " + std::to_string(data ? data->code : 0) + ")");
 }
 
 void on_connected(void* context, MQTTAsync_successData*) {
@@ -137,12 +133,14 @@ void on_connect_failed(void* context, MQTTAsync_failureData* data) {
   auto* d = static_cast<Device*>(context);
   int code = data ? data->code : MQTTASYNC_FAILURE;
   if (code >= 1 && code <= 5) {  // a CONNACK return code
-    static const char* const kReasons[] = {"", "unacceptable protocol version",
-                                           "identifier rejected", "server unavailable",
-                                           "bad user name or password", "not authorized"};
-    d->fail(kExitCredentialsRefused,
-            "the gateway refused the connection: CONNACK " + std::to_string(code) + " (" +
-                kReasons[code] + ")");
+    static const char* const kReasons[] = {"",
+                                           "unacceptable protocol version",
+                                           "identifier rejected",
+                                           "server unavailable",
+                                           "bad user name or password",
+                                           "not authorized"};
+    d->fail(kExitCredentialsRefused, "the gateway refused the connection: CONNACK " +
+                                         std::to_string(code) + " (" + kReasons[code] + ")");
     return;
   }
   std::string why = data && data->message ? data->message : MQTTAsync_strerror(code);
@@ -150,17 +148,17 @@ void on_connect_failed(void* context, MQTTAsync_failureData* data) {
 }
 
 void on_published(void* context, MQTTAsync_successData*) {
-  std::unique_ptr<Pending> p(static_cast<Pending*>(context));
-  ++p->device->acked;
-  --p->device->in_flight;
-  p->device->events->notify();
+  auto* d = static_cast<Device*>(context);
+  ++d->acked;
+  --d->in_flight;
+  d->events->notify();
 }
 
 void on_publish_failed(void* context, MQTTAsync_failureData*) {
-  std::unique_ptr<Pending> p(static_cast<Pending*>(context));
-  ++p->device->refused;
-  --p->device->in_flight;
-  p->device->events->notify();
+  auto* d = static_cast<Device*>(context);
+  ++d->refused;
+  --d->in_flight;
+  d->events->notify();
 }
 
 void on_connection_lost(void* context, char* cause) {
@@ -168,14 +166,15 @@ void on_connection_lost(void* context, char* cause) {
   d->disconnected = true;
   if (d->closing) return;
   // MQTT 3.1.1 cannot refuse a publish: a gateway that does not take one closes the connection.
-  d->fail(kExitUnreachable,
-          std::string("the gateway closed the connection") + (cause ? std::string(": ") + cause : ""));
+  d->fail(kExitUnreachable, std::string("the gateway closed the connection") +
+                                (cause ? std::string(": ") + cause : ""));
 }
 
 int on_message(void* context, char* topic, int topic_len, MQTTAsync_message* m) {
   auto* d = static_cast<Device*>(context);
   std::string name = topic_len > 0 ? std::string(topic, topic_len) : std::string(topic);
-  std::string payload(static_cast<const char*>(m->payload), static_cast<std::size_t>(m->payloadlen));
+  std::string payload(static_cast<const char*>(m->payload),
+                      static_cast<std::size_t>(m->payloadlen));
   nlohmann::json line = {{"device", d->id},
                          {"c2d_topic", name},
                          {"payload_base64", iothub::base64_encode(payload)},
@@ -223,8 +222,8 @@ class Run {
   int run() {
     start_ = Clock::now();
     std::uint16_t port = o_.port ? o_.port : (m_.tls ? 8883 : 1883);
-    std::string uri = std::string(m_.tls ? "ssl://" : "tcp://") + o_.host + ":" +
-                      std::to_string(port);
+    std::string uri =
+        std::string(m_.tls ? "ssl://" : "tcp://") + o_.host + ":" + std::to_string(port);
     for (std::size_t i = 0; i < p_.devices.size(); ++i) {
       auto d = std::make_unique<Device>(o_, p_, i);
       d->events = &events_;
@@ -291,12 +290,10 @@ class Run {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onSuccess = on_published;
     ro.onFailure = on_publish_failed;
-    auto* pending = new Pending{&d, seq};
-    ro.context = pending;
+    ro.context = &d;  // QoS 1 keeps a device's acknowledgements in order: counting suffices
     ++d.in_flight;
     if (int rc = MQTTAsync_sendMessage(d.handle, topic.c_str(), &m, &ro); rc != MQTTASYNC_SUCCESS) {
       --d.in_flight;
-      delete pending;
       d.fail(kExitUnreachable, std::string("publish: ") + MQTTAsync_strerror(rc));
       return;
     }
@@ -308,35 +305,41 @@ class Run {
 
   // Sends every device's messages as their pacing and windows allow; returns when every device
   // is done (failed, or everything sent and answered) and, with c2d, the listening is over.
+  // --duration counts from each device's connection, so slow handshakes do not eat it.
   void send_until_done() {
-    auto end = o_.duration_s > 0
-                   ? start_ + std::chrono::duration_cast<Clock::duration>(
-                                  std::chrono::duration<double>(o_.duration_s))
-                   : Clock::time_point::max();
+    bool limited = o_.duration_s > 0;
+    auto duration = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(limited ? o_.duration_s : 0));
     auto timeout = std::chrono::milliseconds(o_.timeout_ms);
     last_progress_ = start_;
     std::uint64_t acked_seen = 0;
     while (true) {
       std::uint64_t seen = events_.generation();
       auto now = Clock::now();
-      bool stopping = stop_requested() || now >= end;
+      bool signalled = stop_requested();
       auto wake = now + std::chrono::milliseconds(100);
-      bool busy = false;
+      bool busy = false;     // messages to send or to be acknowledged, devices connecting
+      bool all_over = true;  // every live device's --duration is over
       std::uint64_t acked = 0;
       for (auto& dp : devices_) {
         Device& d = *dp;
         acked += d.acked + d.refused;
         if (d.state == kFailed) continue;
         if (d.state == kConnecting) {
-          busy = !stopping || busy;
+          if (!signalled) {
+            busy = true;
+            all_over = false;
+          }
           continue;
         }
         if (!d.saw_ready) {
           d.saw_ready = true;
           d.ready_at = now;
         }
-        while (!stopping && d.state == kReady && d.next_seq < p_.count &&
-               d.in_flight < m_.window) {
+        bool over = signalled || (limited && now - d.ready_at >= duration);
+        if (!over) all_over = false;
+        if (!over && limited) wake = std::min(wake, d.ready_at + duration);
+        while (!over && d.state == kReady && d.next_seq < p_.count && d.in_flight < m_.window) {
           auto due = due_time(d.ready_at, o_.rate, d.next_seq);
           if (due > now) {
             wake = std::min(wake, due);
@@ -344,13 +347,13 @@ class Run {
           }
           publish(d);
         }
-        if (d.in_flight > 0 || (!stopping && d.next_seq < p_.count)) busy = true;
+        if (d.in_flight > 0 || (!over && d.next_seq < p_.count)) busy = true;
       }
       if (acked != acked_seen) {
         acked_seen = acked;
         last_progress_ = now;
       }
-      bool listening = m_.c2d && !stopping;
+      bool listening = m_.c2d && !signalled && !(limited && all_over);
       if (!busy && !listening) return;
       if (busy && now - last_progress_ > timeout) {
         timed_out_ = true;

@@ -8,8 +8,9 @@
 // "complete").
 //
 // Each device keeps up to `window` publishes unacknowledged ("as fast as acks allow" when
-// options.rate is 0), paced by --rate, until --count or --duration. With c2d, the devices stay
-// connected after their messages are acknowledged, until --duration is over or SIGINT/SIGTERM.
+// options.rate is 0), paced by --rate, until --count or --duration (counted from the device's
+// CONNACK). With c2d, the devices stay connected after their messages are acknowledged, until
+// their --duration is over or SIGINT/SIGTERM.
 //
 // Concurrency: run_mqtt_devices() blocks the calling thread, which sends; Paho's threads run
 // the callbacks.
