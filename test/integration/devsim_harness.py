@@ -123,10 +123,10 @@ def devsim_seq(plain: bytes) -> int:
     return struct.unpack(">Q", plain[:8])[0]
 
 
-def xtea_decrypt(data: bytes, key_hex: str) -> bytes:
-    """XTEA (32 cycles, big-endian words, ECB) as devsim and the Holdfast tools use it; the
-    zero padding stays."""
-    assert len(data) % 8 == 0, f"an XTEA ciphertext is whole 8-byte blocks, got {len(data)}"
+def xtea_decrypt(data: bytes, key_hex: str, classic: bool = False) -> bytes:
+    """XTEA (or, `classic`, TEA): 32 cycles, big-endian words, ECB, as devsim and the Holdfast
+    tools use them; the zero padding stays."""
+    assert len(data) % 8 == 0, f"a TEA ciphertext is whole 8-byte blocks, got {len(data)}"
     k = struct.unpack(">4I", bytes.fromhex(key_hex))
     mask, delta = 0xFFFFFFFF, 0x9E3779B9
     out = b""
@@ -134,6 +134,11 @@ def xtea_decrypt(data: bytes, key_hex: str) -> bytes:
         v0, v1 = struct.unpack(">2I", data[i:i + 8])
         s = (delta * 32) & mask
         for _ in range(32):
+            if classic:
+                v1 = (v1 - ((((v0 << 4) + k[2]) ^ (v0 + s) ^ ((v0 >> 5) + k[3])) & mask)) & mask
+                v0 = (v0 - ((((v1 << 4) + k[0]) ^ (v1 + s) ^ ((v1 >> 5) + k[1])) & mask)) & mask
+                s = (s - delta) & mask
+                continue
             v1 = (v1 - ((((v0 << 4) ^ (v0 >> 5)) + v0) ^ (s + k[(s >> 11) & 3]))) & mask
             s = (s - delta) & mask
             v0 = (v0 - ((((v1 << 4) ^ (v1 >> 5)) + v1) ^ (s + k[s & 3]))) & mask
