@@ -244,6 +244,17 @@ class VerifyTest(unittest.TestCase):
         self.assertEqual((rc, s["out_of_order"]), (4, 2))
 
 
+class DecryptTest(unittest.TestCase):
+    """The Python TEA/XTEA the checks above rely on, against the published test vectors."""
+
+    def test_reference_vectors(self):
+        self.assertEqual(xtea_decrypt(bytes.fromhex("497df3d072612cb5"),
+                                      "000102030405060708090a0b0c0d0e0f").hex(),
+                         "4142434445464748")  # XTEA, Bouncy Castle's vector
+        self.assertEqual(xtea_decrypt(bytes.fromhex("41ea3a0a94baa940"), "0" * 32,
+                                      classic=True).hex(), "0" * 16)  # TEA, all-zero key and block
+
+
 def main():
     global DEVSIM
     paths, argv = parse_binaries(__doc__, "holdfastd", "devsim")
