@@ -239,7 +239,8 @@ void Forwarder::send(Queue& q) {
       core::Seq seq = m.seq;
       q.inflight.emplace(seq, false);
       q.ready.pop_front();
-      dead_letter(q, seq, why);
+      refused_for_good(q, seq, why);
+      if (options_.hold_refused) return;
       continue;
     }
     if (sent != HubConnection::SendResult::kSent) break;
@@ -317,7 +318,7 @@ void Forwarder::on_settled(const std::string& device, std::uint64_t tag,
       outcome.condition + (outcome.description.empty() ? "" : ": " + outcome.description);
   switch (classify(outcome.condition)) {
     case Kind::kPermanent:
-      dead_letter(*q, seq, reason);
+      refused_for_good(*q, seq, reason);
       break;
     case Kind::kQuota:
       rewind(*q, seq);
@@ -365,6 +366,17 @@ void Forwarder::commit(Queue& q) {
                     commit(q);
                   }
                 }));
+}
+
+void Forwarder::refused_for_good(Queue& q, core::Seq seq, const std::string& reason) {
+  if (!options_.hold_refused) {
+    dead_letter(q, seq, reason);
+    return;
+  }
+  rewind(q, seq);
+  pause(q, next_backoff(q.backoff),
+        "message " + std::to_string(seq) + " refused for good, queue held (on_refusal = hold): " +
+            reason);
 }
 
 void Forwarder::dead_letter(Queue& q, core::Seq seq, const std::string& reason) {

@@ -14,7 +14,8 @@
 //   Refusals, classified as IOTHUB.md lists them:
 //     permanent (message-size-exceeded, decode-error, invalid-field, argument-error, not-allowed,
 //       not-found, unauthorized-access, iot-hub-suspended) -> the message goes to
-//       deadletter/{queue} with the condition as reason; the device's other messages go on;
+//       deadletter/{queue} with the condition as reason; the device's other messages go on
+//       (with hold_refused: the queue is held instead, retrying with backoff);
 //     quota (resource-limit-exceeded) -> the device pauses for `quota_pause`;
 //     anything else (throttled, timeouts, released, ...) -> the device backs off (exponential,
 //       decorrelated jitter) and resends from the refused message.
@@ -66,6 +67,9 @@ struct ForwarderOptions {
   std::shared_ptr<iothub::TokenStore> tokens;            // the tokens devices gave Holdfast
   std::function<bool(const std::string& queue)> drains;  // whether this upstream drains a queue
   std::uint32_t window = 100;                            // unsettled transfers per device
+  // A message refused for good: false -> deadletter/{queue}; true -> its queue is held (the
+  // message retried with backoff) until the operator fixes the cause.
+  bool hold_refused = false;
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{60'000};
   std::chrono::milliseconds quota_pause{60'000};
@@ -145,6 +149,8 @@ class Forwarder final : public HubConnection::Listener {
   void settled_for_good(Queue& q, core::Seq seq);
   void commit(Queue& q);
   void dead_letter(Queue& q, core::Seq seq, const std::string& reason);
+  // Dead-letters the message or, with hold_refused, holds its queue at it.
+  void refused_for_good(Queue& q, core::Seq seq, const std::string& reason);
   void pause(Queue& q, std::chrono::milliseconds how_long, const std::string& why);
   void rewind(Queue& q, core::Seq from);
   void connect();

@@ -67,6 +67,9 @@ std::string_view upstream_kind_name(UpstreamKind kind) {
 std::string_view upstream_auth_name(UpstreamAuth auth) {
   return schema::enum_name(schema::kUpstreamAuths, auth);
 }
+std::string_view refusal_policy_name(RefusalPolicy policy) {
+  return schema::enum_name(schema::kRefusalPolicies, policy);
+}
 std::string_view log_level_name(LogLevel level) {
   return schema::enum_name(schema::kLogLevels, level);
 }

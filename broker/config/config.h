@@ -59,6 +59,12 @@ enum class UpstreamAuth : std::uint8_t {
   kGateway,           // "gateway": one identity (connection_string) sends for every device
 };
 
+// What the bridge does with a message the hub refuses for good (oversize, unauthorized, ...).
+enum class RefusalPolicy : std::uint8_t {
+  kDeadLetter,  // "dead-letter": move it to deadletter/{queue}; the device's other messages go on
+  kHold,        // "hold": keep it at the head of its queue, retrying with backoff, until fixed
+};
+
 enum class LogLevel : std::uint8_t { kTrace, kDebug, kInfo, kWarn, kError };
 
 // [store]: the RocksDB queue store; maps one to one onto storage::StoreOptions.
@@ -152,6 +158,7 @@ struct UpstreamSetting {
   std::string connection_string;  // SECRET; required when auth is kGateway. Never log it.
   std::uint32_t window = 0;       // unacknowledged transfers in flight
   std::uint32_t live_share = 0;   // percent of the window reserved for fresh messages
+  RefusalPolicy on_refusal = RefusalPolicy::kDeadLetter;
 
   friend bool operator==(const UpstreamSetting&, const UpstreamSetting&) = default;
 };
@@ -249,6 +256,7 @@ std::string_view sync_mode_name(SyncMode mode);
 std::string_view overflow_policy_name(core::OverflowPolicy policy);
 std::string_view upstream_kind_name(UpstreamKind kind);
 std::string_view upstream_auth_name(UpstreamAuth auth);
+std::string_view refusal_policy_name(RefusalPolicy policy);
 std::string_view log_level_name(LogLevel level);
 
 }  // namespace holdfast::config

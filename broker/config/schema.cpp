@@ -427,8 +427,13 @@ Schema build() {
                       "Most messages sent to the endpoint and not yet acknowledged.")
                   .bounds(1, 65535),
               integer("live_share", &UpstreamSetting::live_share, "25",
-                      "Percent of the window kept for fresh messages while a backlog drains.")
+                      "Percent of the window for fresh messages while a backlog drains (not "
+                      "applied yet).")
                   .bounds(0, 100),
+              choice("on_refusal", &UpstreamSetting::on_refusal, kRefusalPolicies,
+                     "dead-letter",
+                     "A message the hub refuses for good: move it to deadletter/QUEUE, or hold its "
+                     "queue until fixed."),
           },
       .default_elements =
           {{{"name", "hub"}, {"kind", "emulator"}, {"host", "127.0.0.1"}, {"port", "5671"}}},

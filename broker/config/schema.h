@@ -242,6 +242,10 @@ inline constexpr std::array<EnumName<UpstreamAuth>, 3> kUpstreamAuths{{
     {"token-passthrough", UpstreamAuth::kTokenPassthrough},
     {"gateway", UpstreamAuth::kGateway},
 }};
+inline constexpr std::array<EnumName<RefusalPolicy>, 2> kRefusalPolicies{{
+    {"dead-letter", RefusalPolicy::kDeadLetter},
+    {"hold", RefusalPolicy::kHold},
+}};
 inline constexpr std::array<EnumName<LogLevel>, 5> kLogLevels{{
     {"trace", LogLevel::kTrace},
     {"debug", LogLevel::kDebug},

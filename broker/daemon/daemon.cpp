@@ -106,6 +106,7 @@ core::Status Daemon::start_bridge(const config::Config& config) {
     o.hub.port = u.port;
     o.hub.ca_file = u.ca_file;
     o.window = u.window;
+    o.hold_refused = u.on_refusal == config::RefusalPolicy::kHold;
     // Cloud-to-device messages enter the local broker on the io thread, like any publish.
     o.deliver_c2d = [loop = loop_.get(), router = router_.get()](
                         core::Message m, std::function<void(core::Status)> done) {

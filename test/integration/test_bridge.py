@@ -273,6 +273,20 @@ window = {self.WINDOW}
         self.assertEqual(sha(dead[0]["payload"]), sha(big))
         self.assertIn("message-size-exceeded", dead[0]["dead_letter"]["reason"])
 
+    def test_with_on_refusal_hold_a_refused_message_holds_its_queue(self):
+        self.broker.stop()
+        self.broker.extra_config += 'on_refusal = "hold"\n'  # the [[upstream]] table is last
+        self.broker.start()
+        big = payload(self.rng, 1, 300 * 1024)  # over IoT Hub's 256 KiB
+        self.publish("dev1", [big, b"behind it"])
+        self.publish("dev2", [b"flows"])
+        self.wait_forwarded("dev2", 1)
+        wait_until(lambda: "queue held (on_refusal = hold)" in self.broker.log_text(),
+                   EVENT_TIMEOUT, "the hold logged")
+        self.assertEqual(self.hub.of_device("dev1"), [])
+        self.assertEqual(self.broker.depth("iothub/dev1"), 2, "both kept, in order")
+        self.assertIsNone(self.broker.queue("deadletter/iothub/dev1"))
+
     def test_an_unauthorized_device_goes_to_dead_letters_and_others_flow(self):
         self.hub.faults(unauthorized_devices=["dev2"])
         self.publish("dev2", [b"refused"])
@@ -378,6 +392,7 @@ class TokenPassthroughTest(BridgeTest):
     test_throttling_delays_but_loses_nothing = None
     test_100k_backlog_with_sigkills_during_outage_and_drain = None
     test_oversize_message_is_dead_lettered_and_the_rest_flows = None
+    test_with_on_refusal_hold_a_refused_message_holds_its_queue = None
     test_an_unauthorized_device_goes_to_dead_letters_and_others_flow = None
     test_a_device_whose_key_the_hub_refuses_is_held_and_others_flow = None
     test_connection_drops_and_slow_acks_lose_nothing = None
