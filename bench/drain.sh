@@ -8,8 +8,10 @@
 #
 #   bench/drain.sh                           # 1,000,000 messages from 100 devices
 #   MESSAGES=200000 DEVICES=10 bench/drain.sh
+#   UPSTREAM=mqtt bench/drain.sh             # over IoT Hub's MQTT endpoint (a connection per device)
 # Environment: BUILD_DIR (default build/bench), JOBS (2), MESSAGES, DEVICES, WINDOW (the
-# upstream's window, default 64), TMPDIR (where the store goes: keep it on a real disk).
+# upstream's window, default 64), UPSTREAM (amqp or mqtt, default amqp), TMPDIR (where the store
+# goes: keep it on a real disk).
 # IoT Hub batches (issue 6's "batching on") are not possible with Debian's Proton 0.37, which
 # cannot set a transfer's message-format: every message is its own transfer here.
 set -euo pipefail
@@ -19,6 +21,8 @@ build=${BUILD_DIR:-$root/build/bench}
 messages=${MESSAGES:-1000000}
 devices=${DEVICES:-100}
 window=${WINDOW:-64}
+upstream=${UPSTREAM:-amqp}
+[[ $upstream == amqp || $upstream == mqtt ]] || { echo "bench/drain.sh: UPSTREAM is amqp or mqtt" >&2; exit 1; }
 py=/usr/bin/python3
 
 die() { echo "bench/drain.sh: $*" >&2; exit 1; }
@@ -64,8 +68,9 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 key=$(head -c 32 /dev/urandom | base64)
 for ((i = 0; i <= devices; i++)); do echo "dev$i $key"; done >"$tmp/devices"
 hub_port=$(free_port)
+hub_mqtt_port=$(free_port)
 control_port=$(free_port)
-"$hubsim" --amqp-port "$hub_port" --mqtt-port 0 --hub-host localhost --devices "$tmp/devices" \
+"$hubsim" --amqp-port "$hub_port" --mqtt-port "$hub_mqtt_port" --hub-host localhost --devices "$tmp/devices" \
   --tls-dir "$tmp/tls" --record /dev/null --control-port "$control_port" 2>"$tmp/hubsim.log" &
 pid[hubsim]=$!
 wait_for 30 "the emulator" curl -sf "http://127.0.0.1:$control_port/status"
@@ -87,9 +92,9 @@ port = $admin_port
 level = "info"
 [[upstream]]
 name = "hub"
-kind = "emulator"
+kind = "$([[ $upstream == mqtt ]] && echo iothub-mqtt || echo emulator)"
 host = "localhost"
-port = $hub_port
+port = $([[ $upstream == mqtt ]] && echo "$hub_mqtt_port" || echo "$hub_port")
 ca_file = "$tmp/tls/ca.pem"
 auth = "device-keys"
 device_keys_file = "$tmp/devices"
