@@ -62,7 +62,7 @@ class MqttBridgeTest(test_bridge.BridgeTest):
         self.assertEqual(self.broker.depth("iothub/dev1"), 1)
 
     def c2d_completed(self) -> int:
-        # Over MQTT the hub counts a C2D message complete once its PUBACK... handed over.
+        # Over MQTT the hub counts a C2D message complete once it handed it to the bridge.
         return self.hub.status()["c2d"]["mqtt_delivered"]
 
     def test_cloud_to_device_waits_for_the_device_to_subscribe(self):

@@ -9,6 +9,7 @@
 
 #include "broker/core/address.h"
 #include "broker/core/log.h"
+#include "broker/core/message.h"
 #include "broker/iothub/device_keys.h"
 #include "broker/iothub/mqtt_identity.h"
 #include "broker/iothub/property_bag.h"
@@ -409,10 +410,8 @@ void Connection::handle_connect(Connect& c) {
 void Connection::arm_token_expiry() {
   // As IoT Hub does: the connection ends when the device's token expires (MQTT cannot renew a
   // token on a live connection). Same skew as the check at login.
-  std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-  std::int64_t due_ms = (token_expiry_s_ + iothub::kSasExpirySkewSeconds - now_s) * 1000 + 1000;
+  std::int64_t due_ms =
+      (token_expiry_s_ + iothub::kSasExpirySkewSeconds) * 1000 - core::now_ms() + 1000;
   expiry_timer_ = server_.loop().add_timer(
       std::chrono::milliseconds(std::max<std::int64_t>(due_ms, 0)), [weak = weak_from_this()] {
         if (auto self = weak.lock(); self && !self->closed()) {
@@ -443,9 +442,7 @@ std::optional<ReasonCode> Connection::check_iothub_login(const Connect& c, std::
     why = "malformed SAS token: " + token.error().message();
     return ReasonCode::kBadUserNameOrPassword;
   }
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+  std::int64_t now = core::now_ms() / 1000;
   const auto& keys = server_.options().device_keys;
   core::Status verified;
   bool checked = keys && !keys->keys_for(login->device_id, login->module_id).empty();
