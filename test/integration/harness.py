@@ -372,12 +372,15 @@ max_packet_bytes = "{self.max_packet_bytes}"
         status, body = self.http_get(path)
         return status, json.loads(body)
 
-    def peek_all(self, name: str, page: int = 500) -> list[dict]:
-        """Every stored message of queue `name`, in order; each gets a decoded 'payload'."""
+    def peek_all(self, name: str, page: int = 500, missing_ok: bool = False) -> list[dict]:
+        """Every stored message of queue `name`, in order; each gets a decoded 'payload'.
+        With missing_ok, a queue that does not exist (yet) is empty instead of an error."""
         out = []
         next_seq = None
         while True:
             status, body = self.peek(name, next_seq, page)
+            if status == 404 and missing_ok and not out:
+                return out
             if status != 200:
                 raise BrokerError(f"peek {name}: HTTP {status}: {body}")
             for m in body["messages"]:

@@ -501,8 +501,8 @@ class QueueConsumerTest(AmqpTest):
         self.assertEqual(sha(m.body), sha(bodies[1]))
         r.accept()
         self.flush(c)
-        dead = wait_until(lambda: self.broker.peek_all("deadletter/temperature"), EVENT_TIMEOUT,
-                          "the rejected message in deadletter/temperature")
+        dead = wait_until(lambda: self.broker.peek_all("deadletter/temperature", missing_ok=True),
+                          EVENT_TIMEOUT, "the rejected message in deadletter/temperature")
         self.assertEqual([sha(d["payload"]) for d in dead], [sha(bodies[0])])
         self.assertEqual(dead[0]["dead_letter"]["original_queue"], "temperature")
         self.assertEqual(dead[0]["dead_letter"]["original_seq"], 1)
