@@ -1,53 +1,52 @@
 #pragma once
-// AmqpIotHubDevice: one device speaking IoT Hub's AMQP dialogue the way the Azure IoT C SDK
-// does, over plain TCP (as Holdfast's devices do) or to anything that speaks it:
-//   SASL MSSBCBS (empty response) -> OPEN -> one session -> `$cbs` sender and receiver ->
-//   put-token (message-id ulong, no reply-to, type servicebus.windows.net:sastoken, the name
-//   {host}/devices/{id}) -> a reply with an int status-code and a ulong correlation-id ->
-//   sender on amqps://{host}/devices/{id}/messages/events -> every send is a batch: the body
-//   is one `data` section per message, each holding a complete encoded message (properties,
-//   application-properties, data), as the C SDK sends even single messages.
-//   Proton 0.37 cannot set a transfer's message-format, so the 0x80013700 code itself is not
-//   sent; the batch's shape is.
+// AMQP devices, all multiplexed on ONE connection and ONE session, over plain TCP, on Proton-C's
+// connection driver, in one of two dialogues:
 //
-// Concurrency: one thread; run() blocks until done or failed.
-#include <cstdint>
+// IoT Hub (`amqp-iothub`), as the Azure IoT C SDK multiplexes devices:
+//   SASL MSSBCBS (empty response) -> OPEN -> one session -> `$cbs` sender and receiver -> one
+//   put-token per device (message-id ulong 1..N, no reply-to, type
+//   servicebus.windows.net:sastoken, name {hub}/devices/{id}) -> each reply (int status-code,
+//   ulong correlation-id) -> that device's sender on amqps://{hub}/devices/{id}/messages/events
+//   (and, with c2d, a receiver on .../messages/devicebound) -> every send is a batch: the body
+//   is one `data` section per message, each a complete encoded message (properties,
+//   application-properties, data), as the C SDK sends even single messages. Proton 0.37 cannot
+//   set a transfer's message-format, so the 0x80013700 code itself is not sent; the shape is.
+//
+// Plain broker (`amqp`), as legacy devices talk to an on-premise broker: SASL ANONYMOUS, no
+//   $cbs; each device attaches a sender to `address` with "{id}" replaced by its id and sends
+//   one message per transfer.
+//
+// Every transfer is unsettled; a device keeps up to `window` transfers unsettled, paced by
+// --rate (per device, from the moment its sender is attached), until --count or --duration
+// (also counted from that moment). A put-token refused (not 200/202) or a sender detached with
+// amqp:unauthorized-access ends that device with exit 3; another detach ends it with exit 2; the
+// other devices carry on. The connection failing ends the run (exit 2).
+//
+// Output (common.h): a line per message sent; with c2d, {"device", "subscribed"} once its
+// devicebound receiver is attached and a line per cloud-to-device message; the summary, with
+// "devices", "accepted", "cbs_status" (IoT Hub: 200 when every put-token succeeded, else the
+// first refusal's status), "cbs_description", "refusal" (the first rejected transfer's
+// condition) and "error".
+//
+// Concurrency: run_amqp_devices() runs everything on the calling thread and blocks.
+#include <cstddef>
 #include <string>
-#include <vector>
 
-#include "broker/core/status.h"
+#include "tools/devsim/common.h"
 
 namespace holdfast::devsim {
 
-struct DeviceMessage {
-  std::string message_id;
-  std::string content_type;
-  std::vector<std::pair<std::string, std::string>> properties;
-  std::string payload;
-};
-
 struct AmqpDeviceOptions {
-  std::string host = "127.0.0.1";  // where to connect
-  std::uint16_t port = 5672;
-  std::string hub_host;  // IoT Hub host name used in addresses and the token audience
-  std::string device_id;
-  std::string sas_token;  // presented with put-token
-  std::size_t batch = 1;  // messages per transfer
-  int timeout_ms = 30'000;
+  bool iothub = true;                                    // false: the plain broker dialogue
+  std::string address = "devices/{id}/messages/events";  // plain: each device's target
+  std::size_t batch = 1;                                 // IoT Hub: messages per transfer
+  int window = 16;                                       // unsettled transfers per device
+  bool c2d = false;  // IoT Hub: a devicebound receiver per device; stay until --duration
 };
 
-struct AmqpDeviceResult {
-  int cbs_status = 0;  // status-code of the put-token reply
-  std::string cbs_description;
-  std::size_t accepted = 0;  // messages in transfers the gateway accepted
-  std::size_t refused = 0;   // in transfers it rejected or released
-  std::string refusal;       // the first refusal's condition and description
-};
-
-// Connects, authenticates through $cbs and sends `messages` in batches of options.batch,
-// each unsettled, waiting for every disposition. Errors: kUnavailable (cannot connect, the
-// connection failed or timed out; the message says why).
-core::Result<AmqpDeviceResult> run_amqp_device(const AmqpDeviceOptions& options,
-                                               const std::vector<DeviceMessage>& messages);
+// Runs the devices and prints their JSON lines and the summary; returns the exit status
+// (common.h).
+int run_amqp_devices(const CommonOptions& common, const Prepared& prepared,
+                     const AmqpDeviceOptions& options, Output& out);
 
 }  // namespace holdfast::devsim

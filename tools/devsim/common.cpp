@@ -35,11 +35,12 @@ void add_common_options(CLI::App* c, CommonOptions& o, OptionSet set) {
         ->excludes(key)
         ->excludes(file);
   }
-  c->add_option("--count", o.count, "Messages per device (default 10, unlimited with --duration)");
+  c->add_option("--count,--messages", o.count,
+                "Messages per device (default 10, unlimited with --duration)");
   if (set.pacing) {
     c->add_option("--duration", o.duration_s,
-                  "Each device sends for this many seconds from its connection (MQTT) or the "
-                  "start (CoAP)");
+                  "Each device sends for this many seconds from its connection (MQTT), its "
+                  "sender's attach (AMQP) or the start (CoAP)");
     c->add_option("--rate", o.rate, "Messages per second per device; 0: as fast as acks allow")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
@@ -118,6 +119,34 @@ std::string PayloadSource::next(std::uint64_t seq) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(seq >> (56 - 8 * i));
   for (std::size_t b = 0; b < payload_bytes_; ++b) p += static_cast<char>(rng_());
   return tea_ ? tea::encrypt(p, *tea_) : p;
+}
+
+std::optional<std::uint64_t> payload_seq(std::string_view payload,
+                                         const std::optional<tea::Params>& tea) {
+  std::string plain;
+  if (tea) {
+    if (payload.empty() || payload.size() % 8 != 0) return std::nullopt;
+    plain = tea::decrypt(payload, *tea);
+    payload = plain;
+  }
+  if (payload.size() < 8) return std::nullopt;
+  std::uint64_t seq = 0;
+  for (int i = 0; i < 8; ++i) seq = (seq << 8) | static_cast<unsigned char>(payload[i]);
+  return seq;
+}
+
+std::string expand_address(std::string_view address, std::string_view device) {
+  constexpr std::string_view kId = "{id}";
+  std::string out;
+  for (std::size_t pos = 0;;) {
+    std::size_t found = address.find(kId, pos);
+    if (found == std::string_view::npos) {
+      out.append(address.substr(pos));
+      return out;
+    }
+    out.append(address.substr(pos, found - pos)).append(device);
+    pos = found + kId.size();
+  }
 }
 
 Clock::time_point due_time(Clock::time_point start, double rate, std::uint64_t seq) {

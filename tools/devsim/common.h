@@ -23,6 +23,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -52,8 +53,8 @@ struct CommonOptions {
   std::string token;                   // --token: a SAS token to present as is (one device)
   std::optional<std::uint64_t> count;  // messages per device
   double duration_s = 0;               // 0: no limit
-  double rate = 0;                     // messages/s per device; 0: as fast as acks allow
-  std::size_t payload_bytes = 64;      // random bytes after the sequence number
+  double rate = 0;                 // messages/s per device; 0: as fast as acks (and windows) allow
+  std::size_t payload_bytes = 64;  // random bytes after the sequence number
   std::uint32_t seed = 1;
   std::string tea_key;
   bool tea_classic = false;
@@ -97,6 +98,14 @@ class PayloadSource {
   std::optional<tea::Params> tea_;
   std::mt19937 rng_;
 };
+
+// The sequence number heading a payload PayloadSource made, decrypted first when tea is set;
+// nullopt when it is shorter than 8 bytes (or, encrypted, not whole 8-byte blocks).
+std::optional<std::uint64_t> payload_seq(std::string_view payload,
+                                         const std::optional<tea::Params>& tea);
+
+// `address` with every "{id}" replaced by `device` (the plain AMQP mode's --address).
+std::string expand_address(std::string_view address, std::string_view device);
 
 // When message `seq` of a device may go: start + seq / rate (at once when rate is 0).
 std::chrono::steady_clock::time_point due_time(std::chrono::steady_clock::time_point start,

@@ -1,7 +1,8 @@
 // holdfast-devsim: simulated devices for trying and testing a gateway.
 //
-//   holdfast-devsim amqp-iothub --port 5672 --hub-host myhub.azure-devices.net --device dev1
-//       --key BASE64 --count 10 --batch 3
+//   holdfast-devsim amqp-iothub --port 5672 --hub-host myhub.azure-devices.net --devices 5
+//       --key BASE64 --count 20 --rate 10 --batch 3 [--c2d]
+//   holdfast-devsim amqp --devices 5 --address temperature --count 20 --rate 10
 //   holdfast-devsim mqtt-iothub --hub-host myhub.azure-devices.net --devices 100 --key BASE64
 //       --rate 2 --duration 60 [--tls --ca-file ca.pem] [--c2d]
 //   holdfast-devsim coap --devices 20 --rate 5 --count 100 [--non]
@@ -24,61 +25,42 @@
 
 namespace devsim = holdfast::devsim;
 
-namespace {
-
-int run_amqp(const devsim::CommonOptions& o, devsim::AmqpDeviceOptions a, const devsim::Prepared& p,
-             devsim::Output& out) {
-  auto start = std::chrono::steady_clock::now();
-  const auto& device = p.devices.front();
-  a.host = o.host;
-  a.port = o.port ? o.port : 5672;
-  a.hub_host = o.hub_host;
-  a.device_id = device.id;
-  a.sas_token = device.token;
-  a.timeout_ms = o.timeout_ms;
-  devsim::PayloadSource payloads(o, p.tea, 0);
-  std::vector<devsim::DeviceMessage> messages;
-  for (std::uint64_t seq = 0; seq < p.count; ++seq) {
-    devsim::DeviceMessage m;
-    m.message_id = devsim::message_id(device.id, seq);
-    m.content_type = "application/octet-stream";
-    m.properties = {{"seq", std::to_string(seq)}};
-    m.payload = payloads.next(seq);
-    out.sent(device.id, seq, m.message_id, m.payload);
-    messages.push_back(std::move(m));
-  }
-  auto result = devsim::run_amqp_device(a, messages);
-  if (!result) {
-    out.summary({}, start, {{"error", result.error().message()}});
-    std::cerr << "holdfast-devsim: " << result.error().message() << "\n";
-    return devsim::kExitUnreachable;
-  }
-  bool token_ok = result->cbs_status == 200 || result->cbs_status == 202;
-  devsim::Totals t{token_ok ? messages.size() : 0, result->accepted, result->refused};
-  out.summary(t, start,
-              {{"cbs_status", result->cbs_status},
-               {"cbs_description", result->cbs_description},
-               {"accepted", result->accepted},
-               {"refusal", result->refusal}});
-  if (!token_ok) return devsim::kExitCredentialsRefused;
-  return result->refused > 0 || result->accepted != messages.size() ? devsim::kExitMessagesRefused
-                                                                    : devsim::kExitOk;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"holdfast-devsim: simulated IoT devices for a gateway"};
   app.require_subcommand(1);
-  devsim::CommonOptions amqp_o, mqtt_o, coap_o;
+  devsim::CommonOptions amqp_o, plain_o, mqtt_o, coap_o;
 
   devsim::AmqpDeviceOptions amqp_opts;
   auto* amqp = app.add_subcommand(
       "amqp-iothub",
-      "One device in IoT Hub's AMQP dialogue as the Azure C SDK speaks it (SASL MSSBCBS, $cbs "
-      "put-token with a ulong message-id, batched telemetry), over plain TCP");
-  devsim::add_common_options(amqp, amqp_o, {.many_devices = false, .pacing = false});
+      "Devices in IoT Hub's AMQP dialogue as the Azure C SDK speaks it, all on one connection "
+      "and one session (SASL MSSBCBS, a $cbs put-token per device with a ulong message-id, a "
+      "sender per device on devices/{id}/messages/events, batched telemetry), over plain TCP");
+  devsim::add_common_options(amqp, amqp_o, {.many_devices = true, .pacing = true});
   amqp->add_option("--batch", amqp_opts.batch, "Messages per transfer (IoT Hub batch)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  amqp->add_option("--window", amqp_opts.window, "Unsettled transfers per device")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  amqp->add_flag("--c2d", amqp_opts.c2d,
+                 "Attach a receiver per device on devices/{id}/messages/devicebound and print "
+                 "each cloud-to-device message; stay connected until --duration is over or "
+                 "SIGINT/SIGTERM");
+
+  devsim::AmqpDeviceOptions plain_opts;
+  plain_opts.iothub = false;
+  auto* plain = app.add_subcommand(
+      "amqp",
+      "Devices of an on-premise AMQP 1.0 broker, all on one connection and one session: SASL "
+      "ANONYMOUS, no $cbs, a sender per device on --address, one message per transfer");
+  devsim::add_common_options(plain, plain_o,
+                             {.many_devices = true, .pacing = true, .tokens = false});
+  plain
+      ->add_option("--address", plain_opts.address,
+                   "Each device's target address; {id} is replaced by the device id")
+      ->capture_default_str();
+  plain->add_option("--window", plain_opts.window, "Unsettled transfers per device")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
 
@@ -117,14 +99,18 @@ int main(int argc, char** argv) {
   devsim::Output out;
   if (verify->parsed()) return devsim::verify_record(record_file, sent_files, out);
 
-  const devsim::CommonOptions& o = amqp->parsed() ? amqp_o : mqtt->parsed() ? mqtt_o : coap_o;
-  auto prepared = devsim::prepare(o, !coap->parsed());
+  const devsim::CommonOptions& o = amqp->parsed()    ? amqp_o
+                                   : plain->parsed() ? plain_o
+                                   : mqtt->parsed()  ? mqtt_o
+                                                     : coap_o;
+  auto prepared = devsim::prepare(o, amqp->parsed() || mqtt->parsed());
   if (!prepared) {
     std::cerr << "holdfast-devsim: " << prepared.error().message() << "\n";
     return devsim::kExitUsage;
   }
   devsim::install_stop_signals();  // before any library starts a thread
-  if (amqp->parsed()) return run_amqp(o, amqp_opts, *prepared, out);
+  if (amqp->parsed()) return devsim::run_amqp_devices(o, *prepared, amqp_opts, out);
+  if (plain->parsed()) return devsim::run_amqp_devices(o, *prepared, plain_opts, out);
   if (mqtt->parsed()) return devsim::run_mqtt_devices(o, *prepared, mqtt_opts, out);
   return devsim::run_coap_devices(o, *prepared, coap_opts, out);
 }

@@ -28,6 +28,32 @@ bool each_line(const std::string& path, F line) {
 
 }  // namespace
 
+DeviceVerdict check_device(const std::vector<std::string>& sent,
+                           const std::vector<std::string>& recorded) {
+  DeviceVerdict v;
+  std::map<std::string, int> times;
+  for (const auto& s : recorded) ++times[s];
+  std::vector<std::string> expected;  // what was sent and recorded, in the order sent
+  for (const auto& s : sent) {
+    auto it = times.find(s);
+    if (it == times.end()) {
+      ++v.missing;
+    } else {
+      expected.push_back(s);
+    }
+  }
+  for (const auto& [s, n] : times) v.duplicated += n > 1 ? n - 1 : 0;
+  std::vector<std::string> first_seen;  // the record's order, each message once
+  std::set<std::string> seen;
+  for (const auto& s : recorded) {
+    if (seen.insert(s).second) first_seen.push_back(s);
+  }
+  for (std::size_t i = 0; i < expected.size() && i < first_seen.size(); ++i) {
+    v.out_of_order += expected[i] != first_seen[i] ? 1 : 0;
+  }
+  return v;
+}
+
 int verify_record(const std::string& record_file, const std::vector<std::string>& sent_files,
                   Output& out) {
   std::map<std::string, DeviceCheck> devices;
@@ -56,37 +82,18 @@ int verify_record(const std::string& record_file, const std::vector<std::string>
   }
   std::uint64_t sent = 0, recorded = 0, missing = 0, duplicated = 0, out_of_order = 0;
   for (const auto& [device, d] : devices) {
-    std::map<std::string, int> times;
-    for (const auto& s : d.recorded) ++times[s];
-    std::uint64_t dev_missing = 0, dev_duplicated = 0, dev_out_of_order = 0;
-    std::vector<std::string> expected;  // what was sent and recorded, in the order sent
-    for (const auto& s : d.sent) {
-      if (times[s] == 0) {
-        ++dev_missing;
-      } else {
-        expected.push_back(s);
-      }
-    }
-    for (const auto& [s, n] : times) dev_duplicated += n > 1 ? n - 1 : 0;
-    std::vector<std::string> first_seen;  // the record's order, each message once
-    std::set<std::string> seen;
-    for (const auto& s : d.recorded) {
-      if (seen.insert(s).second) first_seen.push_back(s);
-    }
-    for (std::size_t i = 0; i < expected.size() && i < first_seen.size(); ++i) {
-      dev_out_of_order += expected[i] != first_seen[i] ? 1 : 0;
-    }
+    DeviceVerdict v = check_device(d.sent, d.recorded);
     out.line({{"device", device},
               {"sent", d.sent.size()},
               {"recorded", d.recorded.size()},
-              {"missing", dev_missing},
-              {"duplicated", dev_duplicated},
-              {"out_of_order", dev_out_of_order}});
+              {"missing", v.missing},
+              {"duplicated", v.duplicated},
+              {"out_of_order", v.out_of_order}});
     sent += d.sent.size();
     recorded += d.recorded.size();
-    missing += dev_missing;
-    duplicated += dev_duplicated;
-    out_of_order += dev_out_of_order;
+    missing += v.missing;
+    duplicated += v.duplicated;
+    out_of_order += v.out_of_order;
   }
   bool all_good = sent > 0 && missing == 0 && duplicated == 0 && out_of_order == 0;
   out.line({{"devices", devices.size()},
