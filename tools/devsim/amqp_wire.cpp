@@ -184,7 +184,7 @@ std::string encode_put_token(std::uint64_t id, const std::string& audience,
 CbsReply decode_put_token_reply(std::string_view bytes) {
   CbsReply r;
   MessagePtr m(pn_message());
-  if (pn_message_decode(m.get(), bytes.data(), bytes.size()) != 0) {
+  if (bytes.empty() || pn_message_decode(m.get(), bytes.data(), bytes.size()) != 0) {
     r.error = "undecodable put-token reply";
     return r;
   }
@@ -228,7 +228,9 @@ CbsReply decode_put_token_reply(std::string_view bytes) {
 
 std::optional<ReceivedMessage> decode_message(std::string_view bytes) {
   MessagePtr m(pn_message());
-  if (pn_message_decode(m.get(), bytes.data(), bytes.size()) != 0) return std::nullopt;
+  if (bytes.empty() || pn_message_decode(m.get(), bytes.data(), bytes.size()) != 0) {
+    return std::nullopt;
+  }
   ReceivedMessage r;
   r.message_id = id_text(pn_message_get_id(m.get()));
   r.correlation_id = id_text(pn_message_get_correlation_id(m.get()));
