@@ -81,8 +81,9 @@ void Forwarder::notified(const std::string& queue) {
     if (options_.drains(queue)) add_queue(queue);
     return;
   }
-  it->second->at_end = false;
-  pump(*it->second);
+  Queue& q = *it->second;
+  (q.live ? *q.live : q.main).at_end = false;  // new messages join the stream without an end
+  pump(q);
 }
 
 void Forwarder::set_paused(bool paused) {
@@ -106,10 +107,15 @@ void Forwarder::scan() {
               if (!options_.drains(q.name)) continue;
               if (!queues_.contains(q.name)) {
                 add_queue(q.name);
-              } else if (auto& state = *queues_[q.name]; state.at_end && q.next > state.next_read) {
-                state.at_end = false;  // grew without a notify()
+                continue;
+              }
+              Queue& state = *queues_[q.name];
+              Stream& tail = state.live ? *state.live : state.main;
+              if (tail.at_end && q.next > tail.next_read) {
+                tail.at_end = false;  // grew without a notify()
                 pump(state);
               }
+              maybe_split(state, q);
             }
           }
           scan_timer_ = loop_.add_timer(options_.rescan, [this] { scan(); });
@@ -133,58 +139,95 @@ void Forwarder::add_queue(const std::string& name) {
                          }
                          Queue& q = *it->second;
                          q.cursor_ready = true;
-                         q.committed = q.next_read = *pos;
+                         q.committed = q.main.next_read = q.main.done = *pos;
+                         q.main.epoch = next_epoch_++;
                          pump(q);
                        }));
+}
+
+void Forwarder::maybe_split(Queue& q, const core::QueueStats& stats) {
+  // A backlog: the oldest unsent message has waited long and more than a window is behind it.
+  if (options_.live_share == 0 || q.live || !connected_ || !q.link_ready) return;
+  if (q.main.ready.empty() || stats.next <= q.main.next_read + options_.window) return;
+  std::int64_t waited = core::now_ms() - q.main.ready.front().message.received_at_ms;
+  if (waited < options_.backlog_age.count()) return;
+  q.main.end = stats.next;
+  q.live = std::make_unique<Stream>();
+  q.live->next_read = q.live->done = stats.next;
+  q.live->epoch = next_epoch_++;
+  ++stats_.backlogs;
+  core::log_info(kLog, "queue '" + q.name + "' drains a backlog of " +
+                           std::to_string(stats.next - q.main.done) + " messages; " +
+                           std::to_string(options_.live_share) +
+                           " % of the window goes to its messages from seq " +
+                           std::to_string(stats.next) + " on");
+  pump(q);
+}
+
+Forwarder::Stream* Forwarder::stream_by_epoch(Queue& q, std::uint64_t epoch) {
+  if (q.main.epoch == epoch) return &q.main;
+  if (q.live && q.live->epoch == epoch) return q.live.get();
+  return nullptr;
 }
 
 void Forwarder::pump(Queue& q) {
   if (stopped_ || !q.cursor_ready) return;
   if (Clock::now() < q.paused_until) return;
-  if (!q.at_end && !q.reading && q.ready.size() < options_.window) read(q);
+  for (Stream* s : {&q.main, q.live.get()}) {
+    if (s && !s->at_end && !s->reading && s->ready.size() < options_.window) read(q, *s);
+  }
   if (!connected_ || q.device.empty()) return;
   if (!q.token_presented) present_token(q);
   if (q.link_ready) send(q);
 }
 
-void Forwarder::read(Queue& q) {
-  q.reading = true;
+void Forwarder::read(Queue& q, Stream& s) {
+  if (s.end != 0 && s.next_read >= s.end) {
+    s.at_end = true;
+    return;
+  }
+  s.reading = true;
   core::ReadRequest r;
-  r.from = q.next_read;
+  r.from = s.next_read;
   r.max_messages = options_.window;
+  if (s.end != 0) r.max_messages = std::min<std::uint64_t>(r.max_messages, s.end - s.next_read);
   r.max_bytes = 1 << 20;
   std::string name = q.name;
-  std::uint64_t generation = q.generation;
-  store_.read(name, r, from_store<core::ReadResult>([this, name, generation](auto result) {
+  std::uint64_t epoch = s.epoch;
+  store_.read(name, r, from_store<core::ReadResult>([this, name, epoch](auto result) {
                 {
                   auto it = queues_.find(name);
                   if (it == queues_.end()) return;
                   Queue& q = *it->second;
-                  q.reading = false;
-                  if (generation != q.generation) {
-                    pump(q);  // rewound meanwhile: read again from the new position
-                    return;
-                  }
+                  // Rewound (or merged away) meanwhile: whoever reads now reads anew.
+                  Stream* s = stream_by_epoch(q, epoch);
+                  if (!s) return;
+                  s->reading = false;
                   if (!result) {
                     core::log(core::LogLevel::kWarn, kLog,
                               "cannot read queue '" + name + "': " + result.error().message(),
                               "read");
-                    q.at_end = true;  // the next scan retries
+                    s->at_end = true;  // the next scan retries
                     return;
                   }
                   if (result->messages.empty()) {
-                    q.at_end = true;
+                    s->at_end = true;
                     return;
                   }
                   for (auto& m : result->messages) {
-                    if (m.seq < q.next_read) continue;  // from before a rewind
+                    if (m.seq < s->next_read) continue;  // from before a rewind
+                    if (s->end != 0 && m.seq >= s->end) break;
+                    if (auto f = s->inflight.find(m.seq); f != s->inflight.end() && f->second) {
+                      continue;  // settled for good already (accepted before a rewind)
+                    }
                     if (q.device.empty()) {
                       q.device = device_of_message(m.message);
                       if (!q.device.empty()) device_queue_[q.device] = q.name;
                     }
-                    q.ready.push_back(std::move(m));
+                    s->ready.push_back(std::move(m));
                   }
-                  q.next_read = std::max(q.next_read, result->next);
+                  s->next_read = std::max(s->next_read, result->next);
+                  if (s->end != 0) s->next_read = std::min(s->next_read, s->end);
                   pump(q);
                 }
               }));
@@ -228,26 +271,40 @@ Forwarder::Queue* Forwarder::queue_of_device(const std::string& device) {
   return q == queues_.end() ? nullptr : q->second.get();
 }
 
+Forwarder::Stream* Forwarder::next_to_send(Queue& q) {
+  std::size_t inflight = q.main.inflight.size() + (q.live ? q.live->inflight.size() : 0);
+  if (inflight >= options_.window) return nullptr;
+  if (q.live && !q.live->ready.empty()) {
+    std::size_t live_slots = std::max<std::size_t>(1, options_.window * options_.live_share / 100);
+    if (q.live->inflight.size() < live_slots || q.main.ready.empty()) return q.live.get();
+  }
+  return q.main.ready.empty() ? nullptr : &q.main;
+}
+
 void Forwarder::send(Queue& q) {
-  while (!stats_.paused && !q.ready.empty() && q.inflight.size() < options_.window &&
-         hub_->credit(q.device) > 0) {
-    core::StoredMessage& m = q.ready.front();
+  Stream* s = nullptr;
+  while (!stats_.paused && hub_->credit(q.device) > 0 && (s = next_to_send(q)) != nullptr) {
+    core::StoredMessage& m = s->ready.front();
     std::string why;
     auto sent = hub_->send(q.device, m.message, m.seq, why);
     if (sent == HubConnection::SendResult::kTooLarge) {
       // The hub would refuse it every time: refuse it here, for good.
       core::Seq seq = m.seq;
-      q.inflight.emplace(seq, false);
-      q.ready.pop_front();
+      s->inflight.emplace(seq, false);
+      s->ready.pop_front();
       refused_for_good(q, seq, why);
       if (options_.hold_refused) return;
       continue;
     }
     if (sent != HubConnection::SendResult::kSent) break;
-    q.inflight.emplace(m.seq, false);
-    q.ready.pop_front();
+    s->inflight.emplace(m.seq, false);
+    s->ready.pop_front();
   }
-  if (q.ready.size() < options_.window / 2 && !q.reading && !q.at_end) read(q);
+  for (Stream* each : {&q.main, q.live.get()}) {
+    if (each && each->ready.size() < options_.window / 2 && !each->reading && !each->at_end) {
+      read(q, *each);
+    }
+  }
 }
 
 void Forwarder::on_connected() {
@@ -294,7 +351,7 @@ void Forwarder::on_device_refused(const std::string& device, const HubOutcome& w
   if (!q) return;
   q->token_presented = false;
   q->link_ready = false;
-  rewind(*q, q->committed);
+  rewind_all(*q);
   pause(*q, next_backoff(q->backoff),
         "the hub refused device '" + device + "': " + why.condition + " " + why.description);
 }
@@ -304,10 +361,12 @@ void Forwarder::on_settled(const std::string& device, std::uint64_t tag,
   Queue* q = queue_of_device(device);
   if (!q) return;
   auto seq = static_cast<core::Seq>(tag);
-  auto it = q->inflight.find(seq);
-  if (it == q->inflight.end()) return;  // from before a rewind
+  Stream& s = stream_of(*q, seq);
+  auto it = s.inflight.find(seq);
+  if (it == s.inflight.end() || it->second) return;  // from before a rewind
   if (outcome.accepted) {
     ++stats_.forwarded;
+    if (&s == q->live.get()) ++stats_.live_forwarded;
     q->backoff = std::chrono::milliseconds(0);
     settled_for_good(*q, seq);
     send(*q);
@@ -321,26 +380,33 @@ void Forwarder::on_settled(const std::string& device, std::uint64_t tag,
       refused_for_good(*q, seq, reason);
       break;
     case Kind::kQuota:
-      rewind(*q, seq);
+      rewind(s, seq);
       pause(*q, options_.quota_pause, "quota: " + reason);
       break;
     case Kind::kTransient:
-      rewind(*q, seq);
+      rewind(s, seq);
       pause(*q, next_backoff(q->backoff), reason);
       break;
   }
 }
 
 void Forwarder::settled_for_good(Queue& q, core::Seq seq) {
-  q.inflight[seq] = true;
-  core::Seq upto = 0;
-  while (!q.inflight.empty() && q.inflight.begin()->second) {
-    upto = q.inflight.begin()->first;
-    q.inflight.erase(q.inflight.begin());
+  Stream& s = stream_of(q, seq);
+  s.inflight[seq] = true;
+  while (!s.inflight.empty() && s.inflight.begin()->second) {
+    s.done = s.inflight.begin()->first + 1;
+    s.inflight.erase(s.inflight.begin());
   }
-  if (upto == 0) return;
-  q.committed = upto + 1;
-  q.commit_wanted = std::max(q.commit_wanted, upto);
+  if (q.live && q.main.done >= q.main.end) {
+    // The backlog has drained: the cursor jumps over the live messages accepted meanwhile, and
+    // the live stream goes on as the only one.
+    core::log_info(kLog, "queue '" + q.name + "' drained its backlog");
+    q.main = std::move(*q.live);
+    q.live.reset();
+  }
+  if (q.main.done <= q.committed) return;
+  q.committed = q.main.done;
+  q.commit_wanted = std::max(q.commit_wanted, q.committed - 1);
   commit(q);
 }
 
@@ -373,7 +439,7 @@ void Forwarder::refused_for_good(Queue& q, core::Seq seq, const std::string& rea
     dead_letter(q, seq, reason);
     return;
   }
-  rewind(q, seq);
+  rewind(stream_of(q, seq), seq);
   pause(q, next_backoff(q.backoff),
         "message " + std::to_string(seq) + " refused for good, queue held (on_refusal = hold): " +
             reason);
@@ -408,7 +474,7 @@ void Forwarder::dead_letter(Queue& q, core::Seq seq, const std::string& reason) 
                           auto it = queues_.find(name);
                           if (it == queues_.end()) return;
                           if (!ok) {
-                            rewind(*it->second, seq);
+                            rewind(stream_of(*it->second, seq), seq);
                             pause(*it->second, next_backoff(it->second->backoff),
                                   "cannot dead-letter a refused message");
                             return;
@@ -426,15 +492,21 @@ void Forwarder::dead_letter(Queue& q, core::Seq seq, const std::string& reason) 
               }));
 }
 
-void Forwarder::rewind(Queue& q, core::Seq from) {
-  // Everything from `from` on is sent again; what is settled for good stays counted.
-  for (auto it = q.inflight.lower_bound(from); it != q.inflight.end();) {
-    it = it->second ? std::next(it) : q.inflight.erase(it);
+void Forwarder::rewind(Stream& s, core::Seq from) {
+  // Everything from `from` on is sent again, except what is settled for good.
+  for (auto it = s.inflight.lower_bound(from); it != s.inflight.end();) {
+    it = it->second ? std::next(it) : s.inflight.erase(it);
   }
-  q.ready.clear();
-  q.next_read = from;
-  q.at_end = false;
-  ++q.generation;
+  s.ready.clear();
+  s.next_read = from;
+  s.at_end = false;
+  s.reading = false;  // a read in flight is ignored when it answers
+  s.epoch = next_epoch_++;
+}
+
+void Forwarder::rewind_all(Queue& q) {
+  rewind(q.main, q.main.done);
+  if (q.live) rewind(*q.live, q.live->done);
 }
 
 void Forwarder::pause(Queue& q, std::chrono::milliseconds how_long, const std::string& why) {
@@ -512,8 +584,7 @@ void Forwarder::on_disconnected(const core::Status& why) {
   for (auto& [name, q] : queues_) {
     q->token_presented = false;
     q->link_ready = false;
-    q->inflight.clear();
-    rewind(*q, q->committed);
+    rewind_all(*q);
   }
   // The HubConnection reported from a posted task; drop it on the next turn.
   loop_.post([old = std::shared_ptr<HubConnection>(std::move(hub_))] {});

@@ -24,21 +24,29 @@
 //   dead-lettering every message meanwhile would help nobody.
 //   A lost connection rewinds every queue to its cursor and reconnects forever with backoff;
 //   the state change is logged once, not per retry.
+//   Live share: when a queue's oldest unsent message has waited `backlog_age` and more than a
+//   window is queued behind it, the queue splits at its end: the messages before the split are
+//   the backlog, those from it on are live. Each is read and sent in order; live messages get
+//   `live_share` percent of the window (at least one transfer), the backlog the rest, and
+//   either takes the whole window while the other has nothing to send. The cursor commits the
+//   backlog; the live messages the hub accepted are remembered in memory as a contiguous range
+//   and the cursor jumps over them when the backlog has drained, which ends the split.
 //
 // Concurrency: bridge thread only (its EventLoop), except stats() (any thread).
 //
 // Limitations: a transient refusal inside a window lets later messages of that device reach
 // the hub before the refused one is resent (use window = 1 for strict order); resends after a
-// rewind are at-least-once (the hub may get a message twice). Tokens are renewed with a new
-// put-token at 80 % of their life.
+// rewind are at-least-once (the hub may get a message twice). With a live share, a device's
+// fresh messages reach the hub before its backlog (live_share = 0 keeps queue order); after a
+// restart during the split, live messages already accepted are sent again. Tokens are renewed
+// with a new put-token at 80 % of their life.
 //   Cloud-to-device: each device with a token also gets a receiver on its devicebound link; a
 // message goes to the local broker as devices/{id}/messages/devicebound[/{property bag}] (so
 // MQTT devices subscribed to .../devicebound/# and AMQP devicebound receivers get it) and is
 // completed at the hub once Holdfast delivered it (or stored it for an offline persistent MQTT
 // session); while no device subscribes it stays locked at the hub and is offered again every
 // `c2d_retry`. The device's own accept/reject is not relayed to the hub.
-// Not yet: the live share of the window (backlog and fresh messages go in queue order), C2D for
-// devices that have not sent anything.
+// Not yet: C2D for devices that have not sent anything.
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -67,6 +75,8 @@ struct ForwarderOptions {
   std::shared_ptr<iothub::TokenStore> tokens;            // the tokens devices gave Holdfast
   std::function<bool(const std::string& queue)> drains;  // whether this upstream drains a queue
   std::uint32_t window = 100;                            // unsettled transfers per device
+  std::uint32_t live_share = 0;  // percent of the window for fresh messages during a backlog
+  std::chrono::milliseconds backlog_age{10'000};  // oldest unsent message this old: a backlog
   // A message refused for good: false -> deadletter/{queue}; true -> its queue is held (the
   // message retried with backoff) until the operator fixes the cause.
   bool hold_refused = false;
@@ -90,6 +100,8 @@ struct ForwarderStats {
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> c2d_delivered{0};  // cloud-to-device messages handed to devices
   std::atomic<bool> paused{false};               // set_paused(true): no new transfers are sent
+  std::atomic<std::uint64_t> backlogs{0};       // queues split into backlog and live messages
+  std::atomic<std::uint64_t> live_forwarded{0};  // of `forwarded`, sent as live during a backlog
 };
 
 class Forwarder final : public HubConnection::Listener {
@@ -120,17 +132,24 @@ class Forwarder final : public HubConnection::Listener {
  private:
   void offer_c2d(std::string device, std::uint64_t id, core::Message message);
   using Clock = std::chrono::steady_clock;
+  // Messages read and sent in order from one position of a queue.
+  struct Stream {
+    core::Seq next_read = 1;  // the first seq not read into `ready`
+    core::Seq done = 1;       // every seq before it is settled for good
+    core::Seq end = 0;        // reads stop before it (the backlog of a split); 0: no end
+    std::uint64_t epoch = 0;  // renewed by rewind(): a read from before it is ignored
+    bool reading = false;
+    bool at_end = false;
+    std::deque<core::StoredMessage> ready;
+    std::map<core::Seq, bool> inflight;  // sent: seq -> settled for good (accepted/dead-lettered)
+  };
   struct Queue {
     std::string name;
     std::string device;
     bool cursor_ready = false;
     core::Seq committed = 1;  // the cursor's position: first seq not yet committed
-    core::Seq next_read = 1;
-    bool reading = false;
-    std::uint64_t generation = 0;  // bumped by rewind(): a read from before it is ignored
-    bool at_end = false;
-    std::deque<core::StoredMessage> ready;
-    std::map<core::Seq, bool> inflight;  // sent: seq -> settled for good (accepted/dead-lettered)
+    Stream main;              // from the cursor on; while split, the backlog
+    std::unique_ptr<Stream> live;  // while split: the messages from `main.end` on
     bool token_presented = false;
     bool link_ready = false;
     Clock::time_point paused_until{};
@@ -142,8 +161,14 @@ class Forwarder final : public HubConnection::Listener {
   void scan();
   void add_queue(const std::string& name);
   void pump(Queue& q);
-  void read(Queue& q);
+  void read(Queue& q, Stream& s);
   void send(Queue& q);
+  Stream* next_to_send(Queue& q);
+  Stream& stream_of(Queue& q, core::Seq seq) {
+    return q.live && seq >= q.main.end ? *q.live : q.main;
+  }
+  Stream* stream_by_epoch(Queue& q, std::uint64_t epoch);
+  void maybe_split(Queue& q, const core::QueueStats& stats);
   void present_token(Queue& q);
   void schedule_renewal(const std::string& device);
   void settled_for_good(Queue& q, core::Seq seq);
@@ -152,7 +177,8 @@ class Forwarder final : public HubConnection::Listener {
   // Dead-letters the message or, with hold_refused, holds its queue at it.
   void refused_for_good(Queue& q, core::Seq seq, const std::string& reason);
   void pause(Queue& q, std::chrono::milliseconds how_long, const std::string& why);
-  void rewind(Queue& q, core::Seq from);
+  void rewind(Stream& s, core::Seq from);
+  void rewind_all(Queue& q);  // every stream back to what is settled for good
   void connect();
   Queue* queue_of_device(const std::string& device);
   std::chrono::milliseconds next_backoff(std::chrono::milliseconds previous);
@@ -177,6 +203,7 @@ class Forwarder final : public HubConnection::Listener {
   core::EventLoop::TimerId scan_timer_ = 0;
   core::EventLoop::TimerId reconnect_timer_ = 0;
   std::mt19937 rng_{std::random_device{}()};
+  std::uint64_t next_epoch_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

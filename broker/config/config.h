@@ -158,6 +158,7 @@ struct UpstreamSetting {
   std::string connection_string;  // SECRET; required when auth is kGateway. Never log it.
   std::uint32_t window = 0;       // unacknowledged transfers in flight
   std::uint32_t live_share = 0;   // percent of the window reserved for fresh messages
+  std::chrono::milliseconds backlog_age{10'000};  // oldest unsent message this old: a backlog
   RefusalPolicy on_refusal = RefusalPolicy::kDeadLetter;
 
   friend bool operator==(const UpstreamSetting&, const UpstreamSetting&) = default;

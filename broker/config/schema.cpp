@@ -427,9 +427,13 @@ Schema build() {
                       "Most messages sent to the endpoint and not yet acknowledged.")
                   .bounds(1, 65535),
               integer("live_share", &UpstreamSetting::live_share, "25",
-                      "Percent of the window for fresh messages while a backlog drains (not "
-                      "applied yet).")
+                      "Percent of the window for fresh messages while a backlog drains; 0 keeps "
+                      "each device's messages in queue order.")
                   .bounds(0, 100),
+              duration("backlog_age", &UpstreamSetting::backlog_age, "10s",
+                       "A queue whose oldest unsent message waited this long (with a window "
+                       "behind it) drains as a backlog.")
+                  .bounds(100, kHour),
               choice("on_refusal", &UpstreamSetting::on_refusal, kRefusalPolicies,
                      "dead-letter",
                      "A message the hub refuses for good: move it to deadletter/QUEUE, or hold its "

@@ -191,6 +191,12 @@ std::string Daemon::metrics() {
          [](const auto& s) { return s.dead_lettered.load(); });
     each("holdfast_bridge_connect_failures_total", "counter", "Failed connection attempts.",
          [](const auto& s) { return s.connect_failures.load(); });
+    each("holdfast_bridge_backlogs_total", "counter",
+         "Queues that drained a backlog with a live share of the window.",
+         [](const auto& s) { return s.backlogs.load(); });
+    each("holdfast_bridge_live_forwarded_total", "counter",
+         "Of the forwarded messages, those sent as live while their queue drained a backlog.",
+         [](const auto& s) { return s.live_forwarded.load(); });
   }
   return m.str();
 }

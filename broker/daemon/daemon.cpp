@@ -106,6 +106,8 @@ core::Status Daemon::start_bridge(const config::Config& config) {
     o.hub.port = u.port;
     o.hub.ca_file = u.ca_file;
     o.window = u.window;
+    o.live_share = u.live_share;
+    o.backlog_age = u.backlog_age;
     o.hold_refused = u.on_refusal == config::RefusalPolicy::kHold;
     // Cloud-to-device messages enter the local broker on the io thread, like any publish.
     o.deliver_c2d = [loop = loop_.get(), router = router_.get()](

@@ -208,6 +208,37 @@ window = {self.WINDOW}
         wait_until(lambda: self.broker.depth("iothub/dev1") == 0, EVENT_TIMEOUT,
                    "the backlog drained")
 
+    def test_live_messages_get_their_share_of_the_window_while_a_backlog_drains(self):
+        self.broker.stop()
+        self.broker.extra_config = self.broker.extra_config.replace(
+            f"window = {self.WINDOW}", 'window = 4\nlive_share = 50\nbacklog_age = "500ms"')
+        self.broker.start()
+        self.hub.faults(outage=True)
+        backlog = [payload(self.rng, i, 60) for i in range(300)]
+        self.publish("dev1", backlog)
+        # Slow acknowledgements: the backlog takes many seconds, with 2 of the 4 slots.
+        self.hub.faults(outage=False, ack_delay_ms=150)
+        wait_until(lambda: "'iothub/dev1' drains a backlog" in self.broker.log_text(),
+                   DRAIN_TIMEOUT, "the backlog split off")
+        live = [payload(self.rng, 1000 + i, 30) for i in range(5)]
+        self.publish("dev1", live)
+        live_hashes = {sha(b) for b in live}
+        got = wait_until(lambda: (lambda g: g if live_hashes <= {m["sha256"] for m in g} else None)(
+            self.hub.of_device("dev1")), DRAIN_TIMEOUT, "the live messages at the hub")
+        backlog_seen = {m["sha256"] for m in got} - live_hashes
+        self.assertLess(len(backlog_seen), len(backlog), "live messages overtook the backlog")
+        self.hub.faults(ack_delay_ms=0)
+        self.wait_forwarded("dev1", len(backlog) + len(live))
+        wait_until(lambda: "'iothub/dev1' drained its backlog" in self.broker.log_text(),
+                   EVENT_TIMEOUT, "the end of the backlog logged")
+        got = [m["sha256"] for m in self.hub.of_device("dev1")]
+        self.assertEqual([h for h in got if h not in live_hashes], [sha(b) for b in backlog])
+        self.assertEqual([h for h in got if h in live_hashes], [sha(b) for b in live])
+        wait_until(lambda: self.broker.depth("iothub/dev1") == 0, EVENT_TIMEOUT,
+                   "the cursor past the backlog and the live messages")
+        self.assertEqual(self.broker.metric("holdfast_bridge_live_forwarded_total",
+                                            upstream="hub"), len(live))
+
     def test_backlog_survives_a_holdfastd_restart(self):
         self.hub.faults(outage=True)
         bodies = [payload(self.rng, i, 64) for i in range(10)]
@@ -393,6 +424,7 @@ class TokenPassthroughTest(BridgeTest):
     test_100k_backlog_with_sigkills_during_outage_and_drain = None
     test_oversize_message_is_dead_lettered_and_the_rest_flows = None
     test_with_on_refusal_hold_a_refused_message_holds_its_queue = None
+    test_live_messages_get_their_share_of_the_window_while_a_backlog_drains = None
     test_an_unauthorized_device_goes_to_dead_letters_and_others_flow = None
     test_a_device_whose_key_the_hub_refuses_is_held_and_others_flow = None
     test_connection_drops_and_slow_acks_lose_nothing = None

@@ -72,6 +72,7 @@ TEST(DefaultConfig, IsWhatTheIssueAsksFor) {
   EXPECT_EQ(hub.auth, UpstreamAuth::kTokenPassthrough);
   EXPECT_EQ(hub.window, 64u);
   EXPECT_EQ(hub.live_share, 25u);
+  EXPECT_EQ(hub.backlog_age, std::chrono::seconds(10));
   EXPECT_EQ(hub.connection_string, "");
 
   EXPECT_EQ(c.admin.bind, "127.0.0.1");
