@@ -16,9 +16,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "broker/core/log.h"
 #include "protocols/amqp/message_codec.h"
@@ -52,11 +55,38 @@ void put_string(pn_data_t* d, const std::string& s) {
   pn_data_put_string(d, pn_bytes(s.size(), s.data()));
 }
 
+// A batch's delivery-tag: 'B' and the 8 bytes of its first message's tag.
+constexpr char kBatchMark = 'B';
+constexpr std::size_t kBatchTagSize = 1 + sizeof(std::uint64_t);
+
+std::optional<std::uint32_t> format_of(std::string_view tag) {
+  if (tag.size() == kBatchTagSize && tag[0] == kBatchMark) return amqp::kBatchMessageFormat;
+  return std::nullopt;
+}
+
+// Room left in a frame for the transfer performative and the encodings around the sections.
+constexpr std::size_t kFrameOverhead = 512;
+// Output waiting for the socket before Proton's output is left where it is.
+constexpr std::size_t kMaxPendingOut = 1 << 20;
+
+void append_data_section(std::string& out, const std::string& bytes) {
+  out.append("\x00\x53\x75", 3);  // described by 0x75: data
+  if (bytes.size() <= 255) {
+    out.push_back(static_cast<char>(0xa0));
+    out.push_back(static_cast<char>(bytes.size()));
+  } else {
+    out.push_back(static_cast<char>(0xb0));
+    auto n = static_cast<std::uint32_t>(bytes.size());
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(n >> shift));
+  }
+  out.append(bytes);
+}
+
 }  // namespace
 
 AmqpHubConnection::AmqpHubConnection(core::EventLoop& loop, HubConnectionOptions options,
                                      Listener& listener)
-    : loop_(loop), options_(std::move(options)), listener_(listener) {}
+    : loop_(loop), options_(std::move(options)), listener_(listener), formatter_(format_of) {}
 
 AmqpHubConnection::~AmqpHubConnection() {
   *alive_ = false;
@@ -66,7 +96,6 @@ AmqpHubConnection::~AmqpHubConnection() {
     ::close(fd_);
   }
   if (driver_ready_) pn_connection_driver_destroy(&driver_);
-  if (ssl_domain_) pn_ssl_domain_free(ssl_domain_);
 }
 
 void AmqpHubConnection::fail(const core::Status& why) {
@@ -111,17 +140,12 @@ void AmqpHubConnection::connect() {
   pn_transport_t* t = driver_.transport;
   pn_transport_set_idle_timeout(t, options_.idle_timeout_ms);
   if (options_.tls) {
-    ssl_domain_ = pn_ssl_domain(PN_SSL_MODE_CLIENT);
-    if (!options_.ca_file.empty() &&
-        pn_ssl_domain_set_trusted_ca_db(ssl_domain_, options_.ca_file.c_str()) != 0) {
-      fail({core::Code::kInvalidArgument, "cannot load the CA file " + options_.ca_file});
+    auto context = core::TlsContext::client(options_.ca_file);
+    if (!context) {
+      fail(context.error());
       return;
     }
-    pn_ssl_domain_set_peer_authentication(ssl_domain_, PN_SSL_VERIFY_PEER_NAME, nullptr);
-    pn_ssl_domain_set_protocols(ssl_domain_, "TLSv1.2 TLSv1.3");
-    pn_ssl_t* ssl = pn_ssl(t);
-    pn_ssl_init(ssl, ssl_domain_, nullptr);
-    pn_ssl_set_peer_hostname(ssl, options_.host.c_str());  // SNI and the name verified
+    tls_ = std::make_unique<core::TlsSession>(std::move(*context), fd_, options_.host);
   }
   pn_sasl_allowed_mechs(pn_sasl(t), "ANONYMOUS");
   pn_connection_t* c = driver_.connection;
@@ -159,26 +183,73 @@ void AmqpHubConnection::on_events(std::uint32_t events) {
     }
     connecting_ = false;
   }
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-    while (true) {
-      pn_rwbytes_t buf = pn_connection_driver_read_buffer(&driver_);
-      if (buf.size == 0) break;
-      ssize_t n = ::recv(fd_, buf.start, buf.size, 0);
-      if (n > 0) {
-        pn_connection_driver_read_done(&driver_, static_cast<std::size_t>(n));
-        if (static_cast<std::size_t>(n) < buf.size) break;
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        pn_connection_driver_read_close(&driver_);
-        break;
-      }
-    }
-  }
+  // With TLS, a read may wait for the socket to be writable (and decrypted bytes may wait
+  // inside OpenSSL): try on every event.
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || tls_) read_socket();
+  if (failed_) return;
   if (events & EPOLLOUT) want_write_ = false;
   pump();
+}
+
+void AmqpHubConnection::read_socket() {
+  while (!failed_) {
+    pn_rwbytes_t buf = pn_connection_driver_read_buffer(&driver_);
+    if (buf.size == 0) break;
+    ssize_t n = tls_ ? tls_->read(buf.start, buf.size) : ::recv(fd_, buf.start, buf.size, 0);
+    if (n > 0) {
+      pn_connection_driver_read_done(&driver_, static_cast<std::size_t>(n));
+      if (!tls_ && static_cast<std::size_t>(n) < buf.size) break;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (tls_ && tls_->wants_write()) want_write_ = true;
+      break;
+    } else if (n < 0 && errno == EPROTO && tls_) {
+      fail({core::Code::kUnavailable, "TLS with " + options_.host + ": " + tls_->error()});
+      break;
+    } else {
+      pn_connection_driver_read_close(&driver_);
+      break;
+    }
+  }
+}
+
+bool AmqpHubConnection::write_socket() {
+  while (!pn_connection_driver_write_closed(&driver_) && out_.size() < kMaxPendingOut) {
+    pn_bytes_t out = pn_connection_driver_write_buffer(&driver_);
+    if (out.size == 0) break;
+    core::Status s = formatter_.feed(std::string_view(out.start, out.size), out_);
+    pn_connection_driver_write_done(&driver_, out.size);
+    if (!s.ok()) {
+      fail({core::Code::kInternal, "AMQP output to " + options_.host + ": " + s.message()});
+      return false;
+    }
+  }
+  while (out_written_ < out_.size()) {
+    const char* p = out_.data() + out_written_;
+    std::size_t len = out_.size() - out_written_;
+    ssize_t n = tls_ ? tls_->write(p, len) : ::send(fd_, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      out_written_ += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      want_write_ = true;
+      break;
+    } else if (n < 0 && errno == EPROTO && tls_) {
+      fail({core::Code::kUnavailable, "TLS with " + options_.host + ": " + tls_->error()});
+      return false;
+    } else {
+      fail({core::Code::kUnavailable, "connection to " + options_.host + " lost: " +
+                                          std::strerror(errno)});
+      return false;
+    }
+  }
+  if (out_written_ == out_.size()) {
+    out_.clear();
+    out_written_ = 0;
+  }
+  return true;
 }
 
 void AmqpHubConnection::pump() {
@@ -188,22 +259,7 @@ void AmqpHubConnection::pump() {
       dispatch(e);
       if (failed_) return;
     }
-    while (!pn_connection_driver_write_closed(&driver_)) {
-      pn_bytes_t out = pn_connection_driver_write_buffer(&driver_);
-      if (out.size == 0) break;
-      ssize_t n = ::send(fd_, out.start, out.size, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        pn_connection_driver_write_done(&driver_, static_cast<std::size_t>(n));
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        want_write_ = true;
-        break;
-      } else {
-        pn_connection_driver_close(&driver_);
-        break;
-      }
-    }
+    if (!write_socket()) return;
     if (!pn_connection_driver_has_event(&driver_)) break;
   }
   if (pn_connection_driver_finished(&driver_)) {
@@ -492,6 +548,41 @@ HubConnection::SendResult AmqpHubConnection::send(const std::string& device,
   it->second->unsettled.emplace(dl, tag);
   schedule_pump();
   return SendResult::kSent;
+}
+
+std::size_t AmqpHubConnection::send_batch(const std::string& device,
+                                          const std::vector<const core::Message*>& messages,
+                                          std::uint64_t tag) {
+  auto it = devices_.find(device);
+  if (failed_ || messages.size() < 2 || it == devices_.end() || !it->second->ready ||
+      pn_link_credit(it->second->link) <= 0) {
+    return 0;
+  }
+  // One frame, within the link's max-message-size (IoT Hub: 256 KiB for a batch too).
+  std::uint64_t limit = pn_link_remote_max_message_size(it->second->link);
+  if (limit == 0) limit = 256 * 1024;
+  std::uint32_t frame = pn_transport_get_remote_max_frame(driver_.transport);
+  if (frame != 0) {
+    limit = std::min<std::uint64_t>(limit, frame - std::min<std::uint32_t>(frame, kFrameOverhead));
+  }
+  std::string body;
+  std::size_t packed = 0;
+  for (const core::Message* m : messages) {
+    std::string encoded = amqp::encode_message(*m, 0);
+    if (body.size() + encoded.size() + 8 > limit) break;
+    append_data_section(body, encoded);
+    ++packed;
+  }
+  if (packed < 2) return 0;
+  char t[kBatchTagSize];
+  t[0] = kBatchMark;
+  std::memcpy(t + 1, &tag, sizeof tag);
+  pn_delivery_t* dl = pn_delivery(it->second->link, pn_dtag(t, sizeof t));
+  pn_link_send(it->second->link, body.data(), body.size());
+  pn_link_advance(it->second->link);
+  it->second->unsettled.emplace(dl, tag);
+  schedule_pump();
+  return packed;
 }
 
 void AmqpHubConnection::schedule_pump() {

@@ -11,12 +11,17 @@
 //   on 200 the device's link is attached and, with credit, Listener::on_device_ready() fires.
 //   send() encodes the message (the bare message as the device sent it, or the AMQP shape of an
 //   MQTT/CoAP one) and transfers it unsettled; Listener::on_settled() reports the hub's
-//   outcome with its error condition. Any transport or connection failure ends in one
+//   outcome with its error condition. send_batch() packs several such encodings, each in a
+//   data section, into one transfer of message-format 0x80013700 (IoT Hub's batch, as the C
+//   SDK sends): it stays within the link's max-message-size and within one frame, and its
+//   delivery-tag ('B' + 8 bytes) tells the TransferFormatter on the way out to set the format
+//   that Proton 0.37 cannot.
+//   TLS is ours (core::TlsSession, client side: SNI, chain and host name verified), under
+//   Proton's plain byte stream, so the formatter sees the frames before they are encrypted. Any transport or connection failure ends in one
 //   Listener::on_disconnected(); the object is then done (make a new one to reconnect).
 //
 // Concurrency: bridge thread only (the EventLoop that was passed in).
 #include <proton/connection_driver.h>
-#include <proton/ssl.h>
 
 #include <cstdint>
 #include <map>
@@ -26,7 +31,9 @@
 
 #include "broker/core/event_loop.h"
 #include "broker/core/status.h"
+#include "broker/core/tls.h"
 #include "bridge/hub_connection.h"
+#include "protocols/amqp/transfer_format.h"
 
 namespace holdfast::bridge {
 
@@ -47,6 +54,9 @@ class AmqpHubConnection final : public HubConnection {
   // kTooLarge when the encoded message exceeds the max-message-size of the device's link.
   SendResult send(const std::string& device, const core::Message& message, std::uint64_t tag,
                   std::string& why) override;
+  std::size_t send_batch(const std::string& device,
+                         const std::vector<const core::Message*>& messages,
+                         std::uint64_t tag) override;
   void close() override;
 
  private:
@@ -62,6 +72,9 @@ class AmqpHubConnection final : public HubConnection {
   void schedule_pump();
   void pump();
   void dispatch(struct pn_event_t* e);
+  void read_socket();
+  // Moves Proton's output through the formatter into out_, then to the socket; false on failure.
+  bool write_socket();
   void send_put_tokens();
   void on_cbs_reply(struct pn_delivery_t* d);
   void fail(const core::Status& why);
@@ -79,7 +92,10 @@ class AmqpHubConnection final : public HubConnection {
   bool pump_scheduled_ = false;
   pn_connection_driver_t driver_{};
   bool driver_ready_ = false;
-  pn_ssl_domain_t* ssl_domain_ = nullptr;
+  std::unique_ptr<core::TlsSession> tls_;
+  amqp::TransferFormatter formatter_;
+  std::string out_;             // formatted bytes not yet written
+  std::size_t out_written_ = 0;  // of out_
   struct pn_session_t* session_ = nullptr;
   struct pn_link_t* cbs_out_ = nullptr;
   struct pn_link_t* cbs_in_ = nullptr;

@@ -271,19 +271,51 @@ Forwarder::Queue* Forwarder::queue_of_device(const std::string& device) {
   return q == queues_.end() ? nullptr : q->second.get();
 }
 
+std::size_t Forwarder::live_slots() const {
+  return std::max<std::size_t>(1, options_.window * options_.live_share / 100);
+}
+
 Forwarder::Stream* Forwarder::next_to_send(Queue& q) {
   std::size_t inflight = q.main.inflight.size() + (q.live ? q.live->inflight.size() : 0);
   if (inflight >= options_.window) return nullptr;
   if (q.live && !q.live->ready.empty()) {
-    std::size_t live_slots = std::max<std::size_t>(1, options_.window * options_.live_share / 100);
-    if (q.live->inflight.size() < live_slots || q.main.ready.empty()) return q.live.get();
+    if (q.live->inflight.size() < live_slots() || q.main.ready.empty()) return q.live.get();
   }
   return q.main.ready.empty() ? nullptr : &q.main;
+}
+
+bool Forwarder::send_batch(Queue& q, Stream& s) {
+  if (options_.batch < 2 || s.ready.size() < 2 || s.ready.front().seq < s.unbatched_until) {
+    return false;
+  }
+  std::size_t inflight = q.main.inflight.size() + (q.live ? q.live->inflight.size() : 0);
+  std::size_t room = options_.window - inflight;  // next_to_send() saw room for one at least
+  if (&s == q.live.get() && !q.main.ready.empty() && s.inflight.size() < live_slots()) {
+    room = std::min(room, live_slots() - s.inflight.size());
+  }
+  std::size_t n = std::min<std::size_t>({options_.batch, room, s.ready.size()});
+  if (n < 2) return false;
+  std::vector<const core::Message*> messages;
+  messages.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) messages.push_back(&s.ready[i].message);
+  core::Seq first = s.ready.front().seq;
+  std::size_t packed = hub_->send_batch(q.device, messages, first);
+  if (packed < 2) return false;
+  core::Seq last = first;
+  for (std::size_t i = 0; i < packed; ++i) {
+    last = s.ready.front().seq;
+    s.inflight.emplace(last, false);
+    s.ready.pop_front();
+  }
+  s.batches.emplace(first, last);
+  ++stats_.batches;
+  return true;
 }
 
 void Forwarder::send(Queue& q) {
   Stream* s = nullptr;
   while (!stats_.paused && hub_->credit(q.device) > 0 && (s = next_to_send(q)) != nullptr) {
+    if (send_batch(q, *s)) continue;
     core::StoredMessage& m = s->ready.front();
     std::string why;
     auto sent = hub_->send(q.device, m.message, m.seq, why);
@@ -364,18 +396,40 @@ void Forwarder::on_settled(const std::string& device, std::uint64_t tag,
   Stream& s = stream_of(*q, seq);
   auto it = s.inflight.find(seq);
   if (it == s.inflight.end() || it->second) return;  // from before a rewind
+  core::Seq last = seq;
+  if (auto b = s.batches.find(seq); b != s.batches.end()) {
+    last = b->second;
+    s.batches.erase(b);
+  }
   if (outcome.accepted) {
-    ++stats_.forwarded;
-    if (&s == q->live.get()) ++stats_.live_forwarded;
+    std::vector<core::Seq> settled;
+    for (auto i = it; i != s.inflight.end() && i->first <= last; ++i) {
+      if (!i->second) settled.push_back(i->first);
+    }
+    stats_.forwarded += settled.size();
+    if (&s == q->live.get()) stats_.live_forwarded += settled.size();
     q->backoff = std::chrono::milliseconds(0);
-    settled_for_good(*q, seq);
+    for (core::Seq each : settled) settled_for_good(*q, each);  // may merge the streams
     send(*q);
     return;
   }
   ++stats_.refused;
   std::string reason =
       outcome.condition + (outcome.description.empty() ? "" : ": " + outcome.description);
-  switch (classify(outcome.condition)) {
+  Kind kind = classify(outcome.condition);
+  // A refused batch goes again one message at a time: a refusal for good then finds its
+  // message, and a throttle smaller than the batch cannot refuse it forever.
+  if (last != seq) s.unbatched_until = std::max(s.unbatched_until, last + 1);
+  if (last != seq && kind == Kind::kPermanent) {
+    core::log(core::LogLevel::kInfo, kLog,
+              "a batch of '" + q->name + "' was refused (" + reason +
+                  "); its messages go again one at a time",
+              "batch-refused");
+    rewind(s, seq);
+    pump(*q);
+    return;
+  }
+  switch (kind) {
     case Kind::kPermanent:
       refused_for_good(*q, seq, reason);
       break;
@@ -497,6 +551,7 @@ void Forwarder::rewind(Stream& s, core::Seq from) {
   for (auto it = s.inflight.lower_bound(from); it != s.inflight.end();) {
     it = it->second ? std::next(it) : s.inflight.erase(it);
   }
+  s.batches.erase(s.batches.lower_bound(from), s.batches.end());
   s.ready.clear();
   s.next_read = from;
   s.at_end = false;

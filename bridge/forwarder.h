@@ -9,7 +9,10 @@
 //   device their address names).
 //   Per device: read ahead from the cursor, present a token (minted from the device keys, or in
 //   token-passthrough mode the token the device gave Holdfast: its messages wait while none is
-//   valid), then keep up to `window` transfers unsettled. Accepted transfers advance the cursor
+//   valid), then keep up to `window` messages unsettled, packed by up to `batch` into IoT Hub
+//   batch transfers where the upstream can (AMQP). The hub settles a batch as a whole; a refused
+//   batch is sent again one message at a time (after the backoff of a transient refusal), so a
+//   refusal for good finds its message and a throttle below the batch size cannot stall it. Accepted transfers advance the cursor
 //   over the contiguous accepted prefix (one commit in flight per queue; later ones coalesce).
 //   Refusals, classified as IOTHUB.md lists them:
 //     permanent (message-size-exceeded, decode-error, invalid-field, argument-error, not-allowed,
@@ -56,6 +59,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "bridge/hub_connection.h"
 #include "broker/core/event_loop.h"
@@ -74,7 +78,9 @@ struct ForwarderOptions {
   std::shared_ptr<const iothub::DeviceKeys> keys;        // mint tokens; null: token passthrough
   std::shared_ptr<iothub::TokenStore> tokens;            // the tokens devices gave Holdfast
   std::function<bool(const std::string& queue)> drains;  // whether this upstream drains a queue
-  std::uint32_t window = 100;                            // unsettled transfers per device
+  std::uint32_t window = 100;  // unsettled messages per device
+  // Most messages per IoT Hub batch transfer (AMQP upstreams); 1: every message on its own.
+  std::uint32_t batch = 1;
   std::uint32_t live_share = 0;  // percent of the window for fresh messages during a backlog
   std::chrono::milliseconds backlog_age{10'000};  // oldest unsent message this old: a backlog
   // A message refused for good: false -> deadletter/{queue}; true -> its queue is held (the
@@ -101,6 +107,7 @@ struct ForwarderStats {
   std::atomic<std::uint64_t> c2d_delivered{0};  // cloud-to-device messages handed to devices
   std::atomic<bool> paused{false};               // set_paused(true): no new transfers are sent
   std::atomic<std::uint64_t> backlogs{0};       // queues split into backlog and live messages
+  std::atomic<std::uint64_t> batches{0};        // batch transfers sent (each several messages)
   std::atomic<std::uint64_t> live_forwarded{0};  // of `forwarded`, sent as live during a backlog
 };
 
@@ -142,6 +149,8 @@ class Forwarder final : public HubConnection::Listener {
     bool at_end = false;
     std::deque<core::StoredMessage> ready;
     std::map<core::Seq, bool> inflight;  // sent: seq -> settled for good (accepted/dead-lettered)
+    std::map<core::Seq, core::Seq> batches;  // a batch in flight: its first seq -> its last
+    core::Seq unbatched_until = 0;  // a refused batch's messages go again one by one
   };
   struct Queue {
     std::string name;
@@ -164,6 +173,9 @@ class Forwarder final : public HubConnection::Listener {
   void read(Queue& q, Stream& s);
   void send(Queue& q);
   Stream* next_to_send(Queue& q);
+  std::size_t live_slots() const;
+  // Sends the head of `s` as one batch transfer when it can; false: send one message instead.
+  bool send_batch(Queue& q, Stream& s);
   Stream& stream_of(Queue& q, core::Seq seq) {
     return q.live && seq >= q.main.end ? *q.live : q.main;
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "broker/core/event_loop.h"
 #include "broker/core/message.h"
@@ -80,6 +81,16 @@ class HubConnection {
   // (try again on on_credit); kTooLarge: the hub can never take it, `why` says so.
   virtual SendResult send(const std::string& device, const core::Message& message,
                           std::uint64_t tag, std::string& why) = 0;
+  // IoT Hub batches (AMQP only): packs the longest prefix of `messages` (at least two) that fits
+  // one batch transfer, sends it unsettled with `tag` (one on_settled for all of them) and
+  // returns how many it packed; 0 when nothing was sent (no credit, not open, batches not
+  // supported, or not even two fit): send the first one alone then.
+  virtual std::size_t send_batch(const std::string& device,
+                                 const std::vector<const core::Message*>& messages,
+                                 std::uint64_t tag) {
+    (void)device, (void)messages, (void)tag;
+    return 0;
+  }
   // Closes politely; on_disconnected follows.
   virtual void close() = 0;
 };

@@ -156,7 +156,8 @@ struct UpstreamSetting {
   UpstreamAuth auth = UpstreamAuth::kDeviceKeys;
   std::string device_keys_file;   // required (and exists) when auth is kDeviceKeys
   std::string connection_string;  // SECRET; required when auth is kGateway. Never log it.
-  std::uint32_t window = 0;       // unacknowledged transfers in flight
+  std::uint32_t window = 0;       // unacknowledged messages in flight
+  std::uint32_t batch = 0;        // most messages per IoT Hub batch transfer (AMQP)
   std::uint32_t live_share = 0;   // percent of the window reserved for fresh messages
   std::chrono::milliseconds backlog_age{10'000};  // oldest unsent message this old: a backlog
   RefusalPolicy on_refusal = RefusalPolicy::kDeadLetter;

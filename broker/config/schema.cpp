@@ -426,6 +426,10 @@ Schema build() {
               integer("window", &UpstreamSetting::window, "64",
                       "Most messages sent to the endpoint and not yet acknowledged.")
                   .bounds(1, 65535),
+              integer("batch", &UpstreamSetting::batch, "16",
+                      "Most messages in one IoT Hub batch transfer (AMQP upstreams; within 256 "
+                      "KiB); 1 sends each alone.")
+                  .bounds(1, 1000),
               integer("live_share", &UpstreamSetting::live_share, "25",
                       "Percent of the window for fresh messages while a backlog drains; 0 keeps "
                       "each device's messages in queue order.")

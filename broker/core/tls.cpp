@@ -55,6 +55,24 @@ Result<std::shared_ptr<TlsContext>> TlsContext::server(const TlsFiles& files) {
   return owned;
 }
 
+Result<std::shared_ptr<TlsContext>> TlsContext::client(const std::string& ca_file) {
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return error(Code::kInternal, "cannot create a TLS context: " + openssl_errors(""));
+  std::shared_ptr<TlsContext> owned(new TlsContext(ctx));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  int loaded = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
+                               : SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+  if (loaded != 1) {
+    return error(Code::kInvalidArgument,
+                 "cannot use the CA file " + (ca_file.empty() ? "(system store)" : ca_file) +
+                     ": " + openssl_errors("unreadable"));
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  return owned;
+}
+
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
 TlsSession::TlsSession(std::shared_ptr<TlsContext> context, int fd)
@@ -62,6 +80,19 @@ TlsSession::TlsSession(std::shared_ptr<TlsContext> context, int fd)
   if (ssl_) {
     SSL_set_fd(ssl_, fd);
     SSL_set_accept_state(ssl_);
+  }
+}
+
+TlsSession::TlsSession(std::shared_ptr<TlsContext> context, int fd,
+                       const std::string& server_name)
+    : context_(std::move(context)), ssl_(SSL_new(context_->native())) {
+  if (!ssl_) return;
+  SSL_set_fd(ssl_, fd);
+  SSL_set_connect_state(ssl_);
+  if (SSL_set_tlsext_host_name(ssl_, server_name.c_str()) != 1 ||
+      SSL_set1_host(ssl_, server_name.c_str()) != 1) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;  // every call fails with EPROTO
   }
 }
 
@@ -107,11 +138,14 @@ ssize_t TlsSession::result(int n, const char* what) {
         return 0;  // EOF without close_notify: treated as a close, as most servers do
       }
       return -1;  // errno from the socket
-    default:
+    default: {
       error_ = std::string(handshake_done() ? "TLS " : "TLS handshake ") + what + " failed: " +
                openssl_errors("protocol error");
+      long verify = SSL_get_verify_result(ssl_);
+      if (verify != X509_V_OK) error_ += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
       errno = EPROTO;
       return -1;
+    }
   }
 }
 

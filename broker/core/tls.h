@@ -1,10 +1,13 @@
 #pragma once
-// TLS for listeners whose protocol code reads and writes sockets itself (MQTT on 8883):
-// TlsContext holds the certificate, key and optional client CA (OpenSSL's SSL_CTX); TlsSession
-// is one server-side connection over a non-blocking socket, used like recv()/send().
+// TLS for code that reads and writes sockets itself (the MQTT listener on 8883, the bridge's
+// AMQP connection to IoT Hub): TlsContext holds the certificate, key and optional client CA of
+// a server, or the trusted CAs of a client (OpenSSL's SSL_CTX); TlsSession is one connection
+// over a non-blocking socket, used like recv()/send().
 //
 // Operation
-//   The handshake runs inside the first read()/write() calls (SSL_accept state). Both return
+//   The handshake runs inside the first read()/write() calls (SSL_accept or SSL_connect state).
+//   A client session sends the server name (SNI) and verifies the certificate chain and that
+//   the certificate names that host. Both return
 //   what recv()/send() would: bytes, 0 for an orderly close (read), or -1 with errno EAGAIN when
 //   the socket must become readable (or writable: wants_write() tells) before trying again, and
 //   -1 with errno EPROTO on a TLS failure (error() names the reason). Decrypted bytes can wait
@@ -35,6 +38,9 @@ class TlsContext {
  public:
   // TLS 1.2 or newer. Errors: kInvalidArgument naming the file and OpenSSL's reason.
   static Result<std::shared_ptr<TlsContext>> server(const TlsFiles& files);
+  // A client's: TLS 1.2 or newer, servers verified against `ca_file` (PEM; empty: the system's
+  // trust store). Errors: kInvalidArgument naming the file.
+  static Result<std::shared_ptr<TlsContext>> client(const std::string& ca_file);
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
@@ -47,8 +53,10 @@ class TlsContext {
 
 class TlsSession {
  public:
-  // Takes no ownership of `fd`.
+  // The server side. Takes no ownership of `fd`.
   TlsSession(std::shared_ptr<TlsContext> context, int fd);
+  // The client side, connecting to `server_name` (sent as SNI, verified in the certificate).
+  TlsSession(std::shared_ptr<TlsContext> context, int fd, const std::string& server_name);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;

@@ -191,6 +191,9 @@ std::string Daemon::metrics() {
          [](const auto& s) { return s.dead_lettered.load(); });
     each("holdfast_bridge_connect_failures_total", "counter", "Failed connection attempts.",
          [](const auto& s) { return s.connect_failures.load(); });
+    each("holdfast_bridge_batches_total", "counter",
+         "IoT Hub batch transfers sent, each carrying several messages.",
+         [](const auto& s) { return s.batches.load(); });
     each("holdfast_bridge_backlogs_total", "counter",
          "Queues that drained a backlog with a live share of the window.",
          [](const auto& s) { return s.backlogs.load(); });

@@ -106,6 +106,7 @@ core::Status Daemon::start_bridge(const config::Config& config) {
     o.hub.port = u.port;
     o.hub.ca_file = u.ca_file;
     o.window = u.window;
+    o.batch = u.batch;
     o.live_share = u.live_share;
     o.backlog_age = u.backlog_age;
     o.hold_refused = u.on_refusal == config::RefusalPolicy::kHold;

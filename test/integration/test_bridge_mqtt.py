@@ -61,6 +61,10 @@ class MqttBridgeTest(test_bridge.BridgeTest):
         self.assertEqual(self.hub.status()["connections"], 0)
         self.assertEqual(self.broker.depth("iothub/dev1"), 1)
 
+    def tls_failure_logged(self) -> bool:
+        # Paho says no more than this about a TLS failure.
+        return "over MQTT: TCP/TLS connect failure" in self.broker.log_text()
+
     def c2d_completed(self) -> int:
         # Over MQTT the hub counts a C2D message complete once it handed it to the bridge.
         return self.hub.status()["c2d"]["mqtt_delivered"]

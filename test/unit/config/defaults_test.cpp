@@ -71,6 +71,7 @@ TEST(DefaultConfig, IsWhatTheIssueAsksFor) {
   EXPECT_EQ(hub.port, 5671);
   EXPECT_EQ(hub.auth, UpstreamAuth::kTokenPassthrough);
   EXPECT_EQ(hub.window, 64u);
+  EXPECT_EQ(hub.batch, 16u);
   EXPECT_EQ(hub.live_share, 25u);
   EXPECT_EQ(hub.backlog_age, std::chrono::seconds(10));
   EXPECT_EQ(hub.connection_string, "");
