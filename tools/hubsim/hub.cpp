@@ -218,7 +218,12 @@ void Hub::record(const core::Message& m) {
   if (!m.properties.content_encoding.empty()) {
     system["content-encoding"] = m.properties.content_encoding;
   }
+  // received_at_us is the emulator's own (IoT Hub stamps milliseconds): latency benchmarks.
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
   nlohmann::json line = {{"seq", ++sequence_},
+                         {"received_at_us", us},
                          {"device_id", m.origin.device_id},
                          {"system_properties", system},
                          {"properties", props},
