@@ -309,6 +309,7 @@ bool Forwarder::send_batch(Queue& q, Stream& s) {
   }
   s.batches.emplace(first, last);
   ++stats_.batches;
+  stats_.sent += packed;
   return true;
 }
 
@@ -331,6 +332,7 @@ void Forwarder::send(Queue& q) {
     if (sent != HubConnection::SendResult::kSent) break;
     s->inflight.emplace(m.seq, false);
     s->ready.pop_front();
+    ++stats_.sent;
   }
   for (Stream* each : {&q.main, q.live.get()}) {
     if (each && each->ready.size() < options_.window / 2 && !each->reading && !each->at_end) {
@@ -434,10 +436,13 @@ void Forwarder::on_settled(const std::string& device, std::uint64_t tag,
       refused_for_good(*q, seq, reason);
       break;
     case Kind::kQuota:
+      ++stats_.retried;
       rewind(s, seq);
       pause(*q, options_.quota_pause, "quota: " + reason);
       break;
     case Kind::kTransient:
+      ++stats_.retried;
+      if (outcome.condition == "com.microsoft:device-container-throttled") ++stats_.throttled;
       rewind(s, seq);
       pause(*q, next_backoff(q->backoff), reason);
       break;

@@ -99,9 +99,12 @@ struct ForwarderOptions {
 
 struct ForwarderStats {
   std::atomic<bool> connected{false};
+  std::atomic<std::uint64_t> sent{0};           // messages sent (resends included)
   std::atomic<std::uint64_t> forwarded{0};      // accepted by the hub
   std::atomic<std::uint64_t> refused{0};        // transfers refused (each attempt)
   std::atomic<std::uint64_t> dead_lettered{0};  // refused for good
+  std::atomic<std::uint64_t> retried{0};        // refusals sent again after a pause
+  std::atomic<std::uint64_t> throttled{0};      // of those, device-container-throttled
   std::atomic<std::uint64_t> connects{0};       // successful connections
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> c2d_delivered{0};  // cloud-to-device messages handed to devices

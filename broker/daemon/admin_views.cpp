@@ -182,6 +182,8 @@ std::string Daemon::metrics() {
          [](const auto& s) { return std::uint64_t{s.connected.load()}; });
     each("holdfast_bridge_paused", "gauge", "1 while an operator paused the upstream.",
          [](const auto& s) { return std::uint64_t{s.paused.load()}; });
+    each("holdfast_bridge_sent_total", "counter", "Messages sent upstream, resends included.",
+         [](const auto& s) { return s.sent.load(); });
     each("holdfast_bridge_forwarded_total", "counter", "Messages the upstream accepted.",
          [](const auto& s) { return s.forwarded.load(); });
     each("holdfast_bridge_refused_total", "counter", "Transfers the upstream refused.",
@@ -189,6 +191,12 @@ std::string Daemon::metrics() {
     each("holdfast_bridge_dead_lettered_total", "counter",
          "Messages the upstream refused for good, moved to a dead-letter queue.",
          [](const auto& s) { return s.dead_lettered.load(); });
+    each("holdfast_bridge_retried_total", "counter",
+         "Refusals the bridge backs off from and sends again (transient, quota).",
+         [](const auto& s) { return s.retried.load(); });
+    each("holdfast_bridge_throttled_total", "counter",
+         "Refusals for com.microsoft:device-container-throttled.",
+         [](const auto& s) { return s.throttled.load(); });
     each("holdfast_bridge_connect_failures_total", "counter", "Failed connection attempts.",
          [](const auto& s) { return s.connect_failures.load(); });
     each("holdfast_bridge_batches_total", "counter",
@@ -232,6 +240,7 @@ std::string Daemon::status_json() {
       j["upstreams"].push_back({{"name", u.name},
                                 {"connected", u.stats->connected.load()},
                                 {"paused", u.stats->paused.load()},
+                                {"sent", u.stats->sent.load()},
                                 {"forwarded", u.stats->forwarded.load()},
                                 {"refused", u.stats->refused.load()},
                                 {"dead_lettered", u.stats->dead_lettered.load()}});

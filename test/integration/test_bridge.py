@@ -295,6 +295,12 @@ window = {self.WINDOW}
                    {sha(b) for b in bodies}, DRAIN_TIMEOUT, "all 15 at the hub")
         refused = [m for m in self.broker.metrics() if m.name == "holdfast_bridge_refused_total"]
         self.assertGreater(refused[0].value, 0, "the hub never throttled: the test proves nothing")
+        throttled = self.broker.metric("holdfast_bridge_throttled_total", upstream="hub")
+        self.assertGreater(throttled, 0)
+        self.assertGreaterEqual(self.broker.metric("holdfast_bridge_retried_total", upstream="hub"),
+                                throttled)
+        self.assertGreaterEqual(self.broker.metric("holdfast_bridge_sent_total", upstream="hub"),
+                                len(bodies) + throttled)
 
     def test_oversize_message_is_dead_lettered_and_the_rest_flows(self):
         big = payload(self.rng, 1, 300 * 1024)  # over IoT Hub's 256 KiB, under holdfastd's 512
