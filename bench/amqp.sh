@@ -44,7 +44,8 @@ rounds=${ROUNDS:-1}
 py=/usr/bin/python3
 rmq_bin=/usr/lib/rabbitmq/bin  # the real scripts, not Debian's wrappers that switch user
 
-die() { echo "bench/amqp.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 [[ -f /usr/include/CLI/CLI.hpp ]] || die "holdfast-bench needs CLI11: apt-get install libcli11-dev"
 [[ -f /usr/include/proton/proactor.h ]] ||
   die "holdfast-bench needs Qpid Proton-C: apt-get install libqpid-proton11-dev"
@@ -93,14 +94,6 @@ if [[ $(stat -f -c %T "$tmp") == tmpfs ]]; then
   echo "bench/amqp.sh: warning: $tmp is on tmpfs: fsync costs nothing there" >&2
 fi
 
-free_port() {
-  $py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime (comm has no spaces)
-clk_tck=$(getconf CLK_TCK)
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", ($2) }"; }  # calc FORMAT EXPRESSION
 
 # What one fdatasync costs where the stores go.
 fsync_ms=$($py - "$tmp" <<'PY'

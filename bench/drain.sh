@@ -26,7 +26,8 @@ upstream=${UPSTREAM:-amqp}
 [[ $upstream == amqp || $upstream == mqtt ]] || { echo "bench/drain.sh: UPSTREAM is amqp or mqtt" >&2; exit 1; }
 py=/usr/bin/python3
 
-die() { echo "bench/drain.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 command -v curl >/dev/null || die "needs curl"
 if [[ ! -f $build/build.ninja ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
@@ -47,24 +48,9 @@ stop_all() {
 }
 trap stop_all EXIT
 
-free_port() {
-  $py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-clk_tck=$(getconf CLK_TCK)
-now() { date +%s.%N; }
-calc() { $py -c "print(format($2, '$1'))"; }
 metric() {  # metric NAME: the value of an unlabelled or first-labelled sample
   curl -sf "http://127.0.0.1:$admin_port/metrics" |
     awk -v n="$1" '!done && ($1 == n || index($1, n "{") == 1) { print $2; done = 1 }'
-}
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local deadline=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "timed out waiting for $what"
-    sleep 0.1
-  done
 }
 
 drain_once() {  # drain_once BATCH: a fresh emulator and store, filled, drained; sets $rate
@@ -139,15 +125,15 @@ EOF
   timed=$((target - fstart))
   echo
   echo "drain of $messages messages ($devices devices, window $window, batch $1, TLS):"
-  echo "  reconnect after outage   $(calc .3f "$t0 - $t_up") s (not counted below)"
-  echo "  time                     $(calc .3f "$t1 - $t0") s for the last $timed messages"
-  echo "  msgs/s                   $(calc .0f "$timed / ($t1 - $t0)")"
-  echo "  payload bytes/s          $(calc .0f "$timed * 100 / ($t1 - $t0)")"
-  echo "  holdfastd CPU per msg    $(calc .2f "($h1 - $h0) / $clk_tck / $messages * 1e6") us"
-  echo "  emulator CPU per msg     $(calc .2f "($e1 - $e0) / $clk_tck / $messages * 1e6") us"
+  echo "  reconnect after outage   $(calc %.3f "$t0 - $t_up") s (not counted below)"
+  echo "  time                     $(calc %.3f "$t1 - $t0") s for the last $timed messages"
+  echo "  msgs/s                   $(calc %.0f "$timed / ($t1 - $t0)")"
+  echo "  payload bytes/s          $(calc %.0f "$timed * 100 / ($t1 - $t0)")"
+  echo "  holdfastd CPU per msg    $(calc %.2f "($h1 - $h0) / $clk_tck / $messages * 1e6") us"
+  echo "  emulator CPU per msg     $(calc %.2f "($e1 - $e0) / $clk_tck / $messages * 1e6") us"
   echo "  holdfastd RSS now / peak $(awk '/VmRSS/ {print $2}' "/proc/${pid[holdfastd]}/status") /" \
     "$(awk '/VmHWM/ {print $2}' "/proc/${pid[holdfastd]}/status") KiB"
-  rate=$(calc .0f "$timed / ($t1 - $t0)")
+  rate=$(calc %.0f "$timed / ($t1 - $t0)")
   stop_all
 }
 
@@ -157,6 +143,6 @@ if [[ $upstream == amqp && $batch -gt 1 ]]; then
   echo
   drain_once 1
   echo
-  echo "batching on / off: $(calc .2f "$batched / $rate")x ($batched vs $rate msgs/s)"
+  echo "batching on / off: $(calc %.2f "$batched / $rate")x ($batched vs $rate msgs/s)"
 fi
 echo "target (issue 6, with batching): 50,000 msgs/s"

@@ -22,7 +22,8 @@ upstream=${UPSTREAM:-amqp}
 [[ $upstream == amqp || $upstream == mqtt ]] || { echo "bench/latency.sh: UPSTREAM is amqp or mqtt" >&2; exit 1; }
 py=/usr/bin/python3
 
-die() { echo "bench/latency.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 command -v curl >/dev/null || die "needs curl"
 command -v mosquitto >/dev/null || die "needs mosquitto (the peer): apt-get install mosquitto"
 if [[ ! -f $build/build.ninja ]]; then
@@ -41,18 +42,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-free_port() {
-  $py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local deadline=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "timed out waiting for $what"
-    sleep 0.1
-  done
-}
 
 key=$(head -c 32 /dev/urandom | base64)
 echo "dev1 $key" >"$tmp/devices"

@@ -33,7 +33,8 @@ rounds=${ROUNDS:-1}
 idle_connections=${IDLE_CONNECTIONS:-1000}
 py=/usr/bin/python3
 
-die() { echo "bench/mqtt.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 [[ -f /usr/include/CLI/CLI.hpp ]] || die "holdfast-bench needs CLI11: apt-get install libcli11-dev"
 [[ -f /usr/include/MQTTAsync.h ]] || die "holdfast-bench needs Paho: apt-get install libpaho-mqtt-dev"
 command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] ||
@@ -69,12 +70,6 @@ if [[ $(stat -f -c %T "$tmp") == tmpfs ]]; then
   echo "bench/mqtt.sh: warning: $tmp is on tmpfs: holdfastd's fsync costs nothing there" >&2
 fi
 
-free_port() {
-  $py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime (comm has no spaces)
-clk_tck=$(getconf CLK_TCK)
 declare -A s0=() s1=()
 # shellcheck disable=SC2034  # `into` is a nameref to the caller's array
 store_metrics() {  # store_metrics ARRAY: holdfastd's holdfast_store_*_total counters
@@ -84,8 +79,6 @@ store_metrics() {  # store_metrics ARRAY: holdfastd's holdfast_store_*_total cou
     awk '$1 ~ /^holdfast_store_[a-z_]+_total$/ { k = $1; sub(/^holdfast_store_/, "", k);
                                                 sub(/_total$/, "", k); print k, $2 }')
 }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", ($2) }"; }  # calc FORMAT EXPRESSION
 
 # What one fdatasync costs where the store goes (holdfastd pays one per group commit).
 fsync_ms=$($py - "$tmp" <<'PY'
