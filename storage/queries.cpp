@@ -1,5 +1,6 @@
 // Queries served by the store thread after each round's write: reads and statistics.
 #include <rocksdb/iterator.h>
+#include <sys/statvfs.h>
 
 #include "storage/codec.h"
 #include "storage/store_impl.h"
@@ -31,6 +32,10 @@ void StoreImpl::serve(Op& op) {
           s.queues = queues_.size();
           s.bytes = total_bytes_;
           s.quota_bytes = options_.quota_bytes;
+          struct statvfs fs {};
+          if (statvfs(options_.path.c_str(), &fs) == 0) {
+            s.free_disk_bytes = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+          }
           for (const auto& [name, q] : queues_) s.messages += q->depth();
           o.done(s);
         }

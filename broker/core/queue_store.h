@@ -128,6 +128,7 @@ struct StoreStats {
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;              // sum of all queues' bytes
   std::uint64_t quota_bytes = 0;        // store-wide quota; 0 = unlimited
+  std::uint64_t free_disk_bytes = 0;    // free for unprivileged writers where the store is
   std::uint64_t write_batches = 0;      // RocksDB writes done by the store thread
   std::uint64_t synced_batches = 0;     // of which waited for fsync
   std::uint64_t appended_messages = 0;  // since open

@@ -95,6 +95,9 @@ std::string Daemon::metrics() {
     m.sample("holdfast_store_messages", store->messages);
     m.family("holdfast_store_bytes", "gauge", "Stored bytes in all queues.");
     m.sample("holdfast_store_bytes", store->bytes);
+    m.family("holdfast_store_free_disk_bytes", "gauge",
+             "Free space on the store's file system (for unprivileged writers).");
+    m.sample("holdfast_store_free_disk_bytes", store->free_disk_bytes);
     m.family("holdfast_store_write_batches_total", "counter", "Group commits written.");
     m.sample("holdfast_store_write_batches_total", store->write_batches);
     m.family("holdfast_store_synced_batches_total", "counter",
@@ -226,6 +229,7 @@ std::string Daemon::status_json() {
     j["store"]["queues"] = store->queues;
     j["store"]["messages"] = store->messages;
     j["store"]["bytes"] = store->bytes;
+    j["store"]["free_bytes"] = store->free_disk_bytes;
   }
   j["listeners"] = nlohmann::json::array();
   for (const auto& s : mqtt_) {

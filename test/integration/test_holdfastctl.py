@@ -166,6 +166,9 @@ class StatusTest(CtlTest):
         self.assertEqual((s["store"]["queues"], s["store"]["messages"]), (3, 5))
         self.assertEqual(s["store"]["bytes"],
                          sum(q["bytes"] for q in self.broker.queues()))
+        free = shutil.disk_usage(self.broker.store_path).free
+        self.assertLess(abs(s["store"]["free_bytes"] - free), 256 << 20, "free disk space")
+        self.assertIn("free on its disk", r.out)
 
     def test_admin_from_the_environment(self):
         env = self.env()
@@ -253,6 +256,33 @@ class QueuesTest(CtlTest):
         depth_seen(2)  # a later frame shows the new message: it refreshes
         p.send_signal(signal.SIGINT)
         self.assertEqual(p.wait(timeout=EVENT_TIMEOUT), 0, "exit status after Ctrl-C")
+
+    def test_watch_shows_rates_from_the_second_frame(self):
+        self.pub("w3", b"first")
+        p = self.watch("--json")
+        frames = queue.Queue()
+        threading.Thread(target=lambda: [frames.put(json.loads(l)) for l in p.stdout],
+                         daemon=True).start()
+        first = {q["name"]: q for q in frames.get(timeout=EVENT_TIMEOUT)}
+        self.assertNotIn("in_per_s", first["iothub/w3"], "no rate before a second sample")
+        second = {q["name"]: q for q in frames.get(timeout=EVENT_TIMEOUT)}
+        self.assertIn("in_per_s", second["iothub/w3"])
+        self.pub("w3", b"second")
+        while True:  # the frame after the publish counts it
+            frame = {q["name"]: q for q in frames.get(timeout=EVENT_TIMEOUT)}
+            if frame["iothub/w3"]["appended"] == 2:
+                break
+        self.assertGreater(frame["iothub/w3"]["in_per_s"], 0)
+        self.assertEqual(frame["iothub/w3"]["out_per_s"], 0)
+
+    def test_rate_measures_before_printing(self):
+        self.publish_some()
+        got = self.ctl_json("queues", "--rate", "0.2")
+        self.assertTrue(got)
+        for q in got:  # nothing publishes, the bridge is not connected: no traffic
+            self.assertEqual((q["in_per_s"], q["out_per_s"]), (0, 0), q["name"])
+        self.assertRegex(self.ctl("queues", "--rate", "0.2").out, r"IN/S +OUT/S")
+        self.assertNotIn("IN/S", self.ctl("queues").out)
 
     def test_text_watch_frames(self):
         self.pub("w2", b"x")
@@ -463,6 +493,7 @@ class StoppedDaemonTest(CtlTest):
         self.assertFalse(s["daemon_running"])
         self.assertEqual((s["store"]["queues"], s["store"]["messages"], s["store"]["path"]),
                          (3, 5, store))
+        self.assertGreater(s["store"]["free_bytes"], 0)
         got = {q["name"]: q for q in self.ctl_json("queues", "--all", store=store)}
         for q in api_queues:
             for key in ("depth", "bytes", "appended", "head", "next"):

@@ -27,6 +27,7 @@ struct QueuesOptions {
   std::string sort = "name";  // depth | bytes | age | name
   bool all = false;           // include the broker's internal '$...' queues
   double watch_seconds = 0;   // > 0: refresh every that many seconds until Ctrl-C
+  double rate_seconds = 0;    // > 0: one-shot, measure in/out rates over that many seconds
 };
 
 struct PeekOptions {

@@ -69,12 +69,19 @@ int main(int argc, char** argv) {
   QueuesOptions queues;
   CLI::App* q = command(app, "queues",
                         "A table of the queues: depth, bytes, oldest message's age, counters, "
-                        "cursors.");
+                        "cursors; with --rate or --watch also messages in and out per second.");
   q->add_option("--sort", queues.sort, "order: depth, bytes, age (largest first) or name")
       ->type_name("KEY")
       ->check(CLI::IsMember({"depth", "bytes", "age", "name"}))
       ->capture_default_str();
   q->add_flag("--all", queues.all, "include the broker's internal '$...' queues");
+  q->add_option("--rate", queues.rate_seconds,
+                "measure messages in and out per second over SECONDS (default 1) before printing "
+                "(--watch measures between refreshes)")
+      ->type_name("[SECONDS]")
+      ->expected(0, 1)
+      ->default_str("1")
+      ->check(CLI::Range(0.1, 3600.0));
   q->add_option("--watch", queues.watch_seconds,
                 "refresh every SECONDS (default 2) until Ctrl-C, redrawn in place on a terminal")
       ->type_name("[SECONDS]")

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -29,7 +31,48 @@ std::string str(const json& j, const char* key) {
 void print_store_line(std::ostream& out, const json& store, bool read_only) {
   out << "store " << str(store, "path") << (read_only ? " (read directly)" : "") << ": "
       << count(u64(store, "queues"), "queue") << ", " << count(u64(store, "messages"), "message")
-      << ", " << human_bytes(u64(store, "bytes")) << " (internal '$' queues included)\n";
+      << ", " << human_bytes(u64(store, "bytes")) << " (internal '$' queues included)";
+  if (store.contains("free_bytes")) {
+    out << "; " << human_bytes(u64(store, "free_bytes")) << " free on its disk";
+  }
+  out << "\n";
+}
+
+// What a queue's counters were at `at_ms`: rates come from two samples.
+struct Sample {
+  std::int64_t at_ms = 0;
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> counters;  // appended, removed
+};
+
+Sample sample_of(const json& queues, std::int64_t at_ms) {
+  Sample s{at_ms, {}};
+  for (const auto& q : queues) s.counters[str(q, "name")] = {u64(q, "appended"), u64(q, "removed")};
+  return s;
+}
+
+// Adds in_per_s / out_per_s to each queue that `before` knew.
+void add_rates(json& queues, const Sample& before, std::int64_t now_ms) {
+  double seconds = static_cast<double>(now_ms - before.at_ms) / 1000.0;
+  if (seconds <= 0) return;
+  for (auto& q : queues) {
+    auto it = before.counters.find(str(q, "name"));
+    if (it == before.counters.end()) continue;
+    auto rate = [&](std::uint64_t now, std::uint64_t then) {
+      return now >= then ? static_cast<double>(now - then) / seconds : 0.0;
+    };
+    q["in_per_s"] = rate(u64(q, "appended"), it->second.first);
+    q["out_per_s"] = rate(u64(q, "removed"), it->second.second);
+  }
+}
+
+std::string rate_cell(const json& q, const char* key) {
+  if (!q.contains(key)) return "-";
+  std::ostringstream out;
+  double v = q[key].get<double>();
+  out.setf(std::ios::fixed);
+  out.precision(v < 10 ? 1 : 0);
+  out << v;
+  return out.str();
 }
 
 bool internal(const json& q) {
@@ -76,21 +119,25 @@ void print_queue_table(std::ostream& out, const json& queues, std::size_t hidden
   if (queues.empty()) {
     out << "no queues in " << source.describe() << "\n";
   } else {
-    Table t({{"NAME"},
-             {"DEPTH", true},
-             {"BYTES", true},
-             {"OLDEST", true},
-             {"APPENDED", true},
-             {"REMOVED", true},
-             {"DROPPED", true},
-             {"EXPIRED", true},
-             {"CURSORS"}});
+    bool rates = !queues.empty() && queues[0].contains("in_per_s");
+    std::vector<Table::Column> columns = {{"NAME"}, {"DEPTH", true}, {"BYTES", true},
+                                          {"OLDEST", true}};
+    if (rates) columns.insert(columns.end(), {{"IN/S", true}, {"OUT/S", true}});
+    columns.insert(columns.end(), {{"APPENDED", true},
+                                   {"REMOVED", true},
+                                   {"DROPPED", true},
+                                   {"EXPIRED", true},
+                                   {"CURSORS"}});
+    Table t(columns);
     for (const auto& q : queues) {
-      t.add_row(
-          {safe(str(q, "name")), std::to_string(u64(q, "depth")), human_bytes(u64(q, "bytes")),
-           u64(q, "depth") == 0 ? "-" : human_duration_ms(i64(q, "oldest_age_ms")),
-           std::to_string(u64(q, "appended")), std::to_string(u64(q, "removed")),
-           std::to_string(u64(q, "dropped")), std::to_string(u64(q, "expired")), cursors_cell(q)});
+      std::vector<std::string> row = {
+          safe(str(q, "name")), std::to_string(u64(q, "depth")), human_bytes(u64(q, "bytes")),
+          u64(q, "depth") == 0 ? "-" : human_duration_ms(i64(q, "oldest_age_ms"))};
+      if (rates) row.insert(row.end(), {rate_cell(q, "in_per_s"), rate_cell(q, "out_per_s")});
+      row.insert(row.end(), {std::to_string(u64(q, "appended")), std::to_string(u64(q, "removed")),
+                             std::to_string(u64(q, "dropped")), std::to_string(u64(q, "expired")),
+                             cursors_cell(q)});
+      t.add_row(row);
     }
     t.print(out);
   }
@@ -101,11 +148,16 @@ void print_queue_table(std::ostream& out, const json& queues, std::size_t hidden
 }
 
 // One rendering of `queues`: the table, or a JSON array (one line per refresh when watching).
-Outcome<std::string> render_queues(Source& source, const Globals& g, const QueuesOptions& o) {
+// With `before`, rates since then; `after` (if given) receives this sample.
+Outcome<std::string> render_queues(Source& source, const Globals& g, const QueuesOptions& o,
+                                   const Sample* before = nullptr, Sample* after = nullptr) {
   auto all = source.queues();
   if (!all) return std::unexpected(all.error());
+  std::int64_t now = core::now_ms();
   std::size_t hidden = 0;
   json queues = select_queues(*all, o, hidden);
+  if (before) add_rates(queues, *before, now);
+  if (after) *after = sample_of(*all, now);
   std::ostringstream out;
   if (g.json) {
     out << (o.watch_seconds > 0 ? json_text(queues) : json_text(queues, 2)) << "\n";
@@ -129,9 +181,12 @@ Outcome<void> watch_queues(Source& source, const Globals& g, const QueuesOptions
   sigaction(SIGTERM, &action, nullptr);
   bool tty = isatty(STDOUT_FILENO) == 1;
   auto period = std::chrono::duration<double>(o.watch_seconds);
+  std::optional<Sample> previous;
   while (!g_interrupted) {
     auto started = std::chrono::steady_clock::now();
-    auto frame = render_queues(source, g, o);
+    Sample now;
+    auto frame = render_queues(source, g, o, previous ? &*previous : nullptr, &now);
+    if (frame) previous = std::move(now);
     std::ostringstream out;
     if (tty) out << "\x1b[H\x1b[2J";  // home, clear: redraw in place
     if (!g.json) {
@@ -212,7 +267,14 @@ Outcome<void> run_queues(const Globals& g, const QueuesOptions& o) {
   auto source = open_source(g.target);
   if (!source) return std::unexpected(source.error());
   if (o.watch_seconds > 0) return watch_queues(**source, g, o);
-  auto frame = render_queues(**source, g, o);
+  std::optional<Sample> before;
+  if (o.rate_seconds > 0) {
+    auto first = (*source)->queues();
+    if (!first) return std::unexpected(first.error());
+    before = sample_of(*first, core::now_ms());
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.rate_seconds));
+  }
+  auto frame = render_queues(**source, g, o, before ? &*before : nullptr);
   if (!frame) return std::unexpected(frame.error());
   std::cout << *frame;
   return {};

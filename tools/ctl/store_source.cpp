@@ -33,7 +33,8 @@ class StoreSource final : public Source {
                  {{"path", path_},
                   {"queues", stats->queues},
                   {"messages", stats->messages},
-                  {"bytes", stats->bytes}}}};
+                  {"bytes", stats->bytes},
+                  {"free_bytes", stats->free_disk_bytes}}}};
   }
 
   Outcome<json> queues() override {
