@@ -28,6 +28,8 @@ from proton.utils import BlockingConnection
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_mqtt  # noqa: E402  (BrokerTest, the binary)
+from test_coap import coap_client  # noqa: E402
+from test_holdfastctl import xtea_ecb_encrypt  # noqa: E402
 from harness import (EVENT_TIMEOUT, LOCALHOST, START_TIMEOUT, PahoClient,  # noqa: E402
                      free_ports, payload, sha, wait_until)
 
@@ -137,7 +139,7 @@ class BridgeTest(test_mqtt.BrokerTest):
         self.addCleanup(shutil.rmtree, self.hubdir, True)
         self.hub.start()
         self.addCleanup(self.hub.stop)
-        self.BROKER = {"amqp": True, "extra_config": f"""
+        self.BROKER = {"amqp": True, "coap": True, "extra_config": f"""
 [[upstream]]
 name = "hub"
 kind = "{self.KIND}"
@@ -192,6 +194,27 @@ window = {self.WINDOW}
         self.assertEqual(m["properties"], {"k": "v"})
         wait_until(lambda: self.broker.depth("iothub/dev1") == 0, EVENT_TIMEOUT,
                    "dev1's queue drained (cursor committed)")
+
+    def test_tea_payloads_from_every_listener_arrive_byte_for_byte_in_order(self):
+        key = self.rng.randbytes(16)
+        sealed = lambda device, i: xtea_ecb_encrypt(  # noqa: E731
+            f"{device}:{i:04d}:".encode().ljust(24, b"."), key)
+        mqtt_bodies = [sealed("dev1", i) for i in range(5)]
+        amqp_bodies = [sealed("dev2", i) for i in range(5)]
+        coap_bodies = [sealed("dev3", i) for i in range(5)]
+        self.publish("dev1", mqtt_bodies)
+        c = BlockingConnection(self.broker.amqp_url, timeout=EVENT_TIMEOUT)
+        sender = c.create_sender("devices/dev2/messages/events")
+        for b in amqp_bodies:
+            sender.send(Message(body=b, inferred=True))
+        c.close()
+        for b in coap_bodies:
+            r = coap_client(f"{self.broker.coap_url}/devices/dev3/messages/events", data=b)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        for device, bodies in (("dev1", mqtt_bodies), ("dev2", amqp_bodies),
+                               ("dev3", coap_bodies)):
+            self.wait_forwarded(device, len(bodies))
+            self.assert_in_order(device, bodies)
 
     def test_outage_backlog_is_held_then_drained(self):
         self.publish("dev1", [b"before"])
@@ -472,6 +495,7 @@ class TokenPassthroughTest(BridgeTest):
     test_oversize_message_is_dead_lettered_and_the_rest_flows = None
     test_with_on_refusal_hold_a_refused_message_holds_its_queue = None
     test_live_messages_get_their_share_of_the_window_while_a_backlog_drains = None
+    test_tea_payloads_from_every_listener_arrive_byte_for_byte_in_order = None
     test_an_unauthorized_device_goes_to_dead_letters_and_others_flow = None
     test_a_device_whose_key_the_hub_refuses_is_held_and_others_flow = None
     test_connection_drops_and_slow_acks_lose_nothing = None
