@@ -69,18 +69,6 @@ constexpr std::size_t kFrameOverhead = 512;
 // Output waiting for the socket before Proton's output is left where it is.
 constexpr std::size_t kMaxPendingOut = 1 << 20;
 
-void append_data_section(std::string& out, const std::string& bytes) {
-  out.append("\x00\x53\x75", 3);  // described by 0x75: data
-  if (bytes.size() <= 255) {
-    out.push_back(static_cast<char>(0xa0));
-    out.push_back(static_cast<char>(bytes.size()));
-  } else {
-    out.push_back(static_cast<char>(0xb0));
-    auto n = static_cast<std::uint32_t>(bytes.size());
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(n >> shift));
-  }
-  out.append(bytes);
-}
 
 }  // namespace
 
@@ -570,7 +558,7 @@ std::size_t AmqpHubConnection::send_batch(const std::string& device,
   for (const core::Message* m : messages) {
     std::string encoded = amqp::encode_message(*m, 0);
     if (body.size() + encoded.size() + 8 > limit) break;
-    append_data_section(body, encoded);
+    amqp::append_data_section(body, encoded);
     ++packed;
   }
   if (packed < 2) return 0;

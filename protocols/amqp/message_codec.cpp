@@ -339,6 +339,19 @@ void append_encoded(pn_data_t* d, std::string& out) {
 
 }  // namespace
 
+void append_data_section(std::string& out, std::string_view bytes) {
+  out.append("\x00\x53\x75", 3);  // described by 0x75: data
+  if (bytes.size() <= 255) {
+    out.push_back(static_cast<char>(0xa0));
+    out.push_back(static_cast<char>(bytes.size()));
+  } else {
+    out.push_back(static_cast<char>(0xb0));
+    auto n = static_cast<std::uint32_t>(bytes.size());
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(n >> shift));
+  }
+  out.append(bytes);
+}
+
 std::string encode_message(const core::Message& message, std::uint32_t delivery_count) {
   DataPtr data(pn_data(16));
   pn_data_t* d = data.get();

@@ -57,6 +57,10 @@ core::Message to_core_message(DecodedMessage decoded);
 // one `data` section.
 std::string encode_message(const core::Message& message, std::uint32_t delivery_count);
 
+// Appends a `data` section holding `bytes` to `out`: an IoT Hub batch is a series of them, each
+// one encode_message() result.
+void append_data_section(std::string& out, std::string_view bytes);
+
 // Stringified AMQP message-id / correlation-id as kept in core::Properties: strings as they
 // are, ulongs in decimal, UUIDs in 8-4-4-4-12 lower-case hex, binaries in lower-case hex.
 }  // namespace holdfast::amqp

@@ -197,6 +197,28 @@ TEST(MessageCodec, RecognisesIotHubBatches) {
   EXPECT_EQ((*inner)[0].properties.message_id, "42");
 }
 
+TEST(MessageCodec, BatchesBuiltWithAppendDataSectionDecodeBackAndProtonReadsThem) {
+  std::string batch;
+  std::vector<std::string> payloads = {"a", std::string(300, 'b'), std::string("\x00\xff", 2)};
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    core::Message m;
+    m.payload = payloads[i];
+    m.properties.message_id = "id" + std::to_string(i);
+    append_data_section(batch, encode_message(m, 0));  // short and long (vbin32) sections
+  }
+  MessagePtr proton(pn_message());  // an encoder we did not write agrees it is well formed
+  ASSERT_EQ(pn_message_decode(proton.get(), batch.data(), batch.size()), 0);
+  auto outer = decode_message(batch);
+  ASSERT_TRUE(outer);
+  auto inner = decode_batch(*outer);
+  ASSERT_TRUE(inner);
+  ASSERT_EQ(inner->size(), payloads.size());
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    EXPECT_EQ((*inner)[i].payload, payloads[i]);
+    EXPECT_EQ((*inner)[i].properties.message_id, "id" + std::to_string(i));
+  }
+}
+
 TEST(MessageCodec, OrdinaryMessagesAreNotBatches) {
   // Random binary payloads (as TEA-encrypted telemetry looks) in one or more data sections.
   std::mt19937 rng(7);
