@@ -263,6 +263,18 @@ void AmqpHubConnection::pump() {
   std::uint32_t interest = EPOLLIN;
   if (want_write_) interest |= EPOLLOUT;
   loop_.modify(fd_, interest).ignore();  // fails only when the fd is gone, i.e. we failed
+  if (tls_ && tls_->pending() && !read_scheduled_ &&
+      pn_connection_driver_read_buffer(&driver_).size > 0) {
+    // Decrypted bytes wait inside OpenSSL (Proton's buffer was full): epoll will not say so.
+    read_scheduled_ = true;
+    loop_.post([alive = std::weak_ptr<bool>(alive_), this] {
+      if (!alive.lock()) return;
+      read_scheduled_ = false;
+      if (failed_) return;
+      read_socket();
+      pump();
+    });
+  }
 }
 
 void AmqpHubConnection::arm_tick() {

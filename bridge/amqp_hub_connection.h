@@ -90,6 +90,7 @@ class AmqpHubConnection final : public HubConnection {
   bool failed_ = false;
   bool want_write_ = false;
   bool pump_scheduled_ = false;
+  bool read_scheduled_ = false;
   pn_connection_driver_t driver_{};
   bool driver_ready_ = false;
   std::unique_ptr<core::TlsSession> tls_;
