@@ -500,6 +500,7 @@ class TokenPassthroughTest(BridgeTest):
     test_a_device_whose_key_the_hub_refuses_is_held_and_others_flow = None
     test_connection_drops_and_slow_acks_lose_nothing = None
     test_an_untrusted_certificate_is_refused_and_logged = None
+    test_a_certificate_for_another_host_name_is_refused_and_logged = None
     test_cloud_to_device_reaches_mqtt_and_amqp_devices = None
     test_cloud_to_device_waits_for_the_device_to_subscribe = None
 
