@@ -13,12 +13,6 @@ namespace {
 
 constexpr std::string_view kLog = "bridge";
 
-std::int64_t epoch_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 enum class Kind { kPermanent, kQuota, kTransient };
 
 Kind classify(const std::string& condition) {
@@ -237,7 +231,7 @@ void Forwarder::present_token(Queue& q) {
   std::string token;
   if (options_.keys) {
     auto minted = options_.keys->mint(options_.hub.host, q.device, "",
-                                      epoch_s() + options_.token_lifetime.count());
+                                      core::now_s() + options_.token_lifetime.count());
     if (!minted) {
       core::log(core::LogLevel::kWarn, kLog,
                 "no key for device '" + q.device + "' in the device-keys file: its queue '" +
@@ -247,7 +241,7 @@ void Forwarder::present_token(Queue& q) {
     }
     token = *minted;
   } else if (options_.tokens) {
-    auto kept = options_.tokens->get(q.device, epoch_s());
+    auto kept = options_.tokens->get(q.device, core::now_s());
     if (!kept) {
       core::log(core::LogLevel::kInfo, kLog,
                 "no valid token from device '" + q.device +

@@ -53,4 +53,7 @@ Result<std::string> url_decode(std::string_view text);
 // Encodes every byte outside [A-Za-z0-9-._~] as %XX (upper-case hex).
 std::string url_encode(std::string_view text);
 
+// ASCII case-insensitive equality (IoT Hub matches addresses and names this way).
+bool iequals(std::string_view a, std::string_view b);
+
 }  // namespace holdfast::core

@@ -66,5 +66,7 @@ struct Message {
 
 // Milliseconds since the Unix epoch from the system clock.
 std::int64_t now_ms();
+// Seconds since the Unix epoch (SAS token expiries are in seconds).
+inline std::int64_t now_s() { return now_ms() / 1000; }
 
 }  // namespace holdfast::core

@@ -1,22 +1,14 @@
 #pragma once
 // Small string helpers private to broker/iothub. Not installed, not for other modules.
 
-#include <algorithm>
-#include <cctype>
 #include <string>
 #include <string_view>
 
+#include "broker/core/address.h"
+
 namespace holdfast::iothub::detail {
 
-inline char ascii_lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-inline bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
-}
+using core::iequals;
 
 // Text that came from the network or a file, made safe to put in a log line: quoted, cut at
 // 120 bytes, control and non-ASCII bytes shown as '?'.

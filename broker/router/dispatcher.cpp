@@ -11,12 +11,6 @@ namespace {
 
 constexpr std::size_t kMaxQueueNameBytes = 1024;  // as the store checks it
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 template <typename T, typename F>
@@ -321,7 +315,7 @@ void Dispatcher::dead_letter(QueueState& q, core::Seq seq, Held held, const std:
   batch[0].dead_letter = core::DeadLetterInfo{.reason = reason.empty() ? "rejected" : reason,
                                               .original_queue = q.name,
                                               .original_seq = seq,
-                                              .dead_lettered_at_ms = now_ms()};
+                                              .dead_lettered_at_ms = core::now_ms()};
   q.dead_lettering.emplace(seq, std::move(held));
   store_.append(std::move(batch),
                 on_loop<std::vector<core::Seq>>(

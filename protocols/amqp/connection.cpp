@@ -37,12 +37,6 @@ std::int64_t steady_ms() {
       .count();
 }
 
-std::int64_t epoch_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string terminus_address(pn_terminus_t* t) {
   const char* a = t ? pn_terminus_get_address(t) : nullptr;
   return a ? a : "";
@@ -428,7 +422,7 @@ void Connection::close_link(Link& link, std::string_view condition,
 
 bool Connection::authorized(const std::string& device_id) const {
   auto it = authorized_.find(device_id);
-  return it != authorized_.end() && it->second + iothub::kSasExpirySkewSeconds >= epoch_s();
+  return it != authorized_.end() && it->second + iothub::kSasExpirySkewSeconds >= core::now_s();
 }
 
 void Connection::authorize(const std::string& device_id, std::int64_t expiry_s) {
@@ -436,7 +430,7 @@ void Connection::authorize(const std::string& device_id, std::int64_t expiry_s) 
   if (!server_.options().require_device_auth) return;
   // As IoT Hub does: a connection whose device token expires (and was not renewed with a new
   // put-token) is closed.
-  std::int64_t due_ms = (expiry_s + iothub::kSasExpirySkewSeconds - epoch_s()) * 1000 + 1000;
+  std::int64_t due_ms = (expiry_s + iothub::kSasExpirySkewSeconds - core::now_s()) * 1000 + 1000;
   server_.loop().add_timer(std::chrono::milliseconds(std::max<std::int64_t>(due_ms, 0)),
                            [weak = weak_from_this(), device_id] {
                              auto self = weak.lock();
@@ -463,7 +457,7 @@ core::Result<std::string> Connection::accept_token(std::string_view audience,
   auto token = iothub::parse_sas_token(token_text);
   if (!token) return core::error(core::Code::kUnauthenticated, token.error().message());
   const auto& keys = server_.options().device_keys;
-  std::int64_t now = epoch_s();
+  std::int64_t now = core::now_s();
   bool checked = keys && (!keys->keys_for(resource->device_id, resource->module_id).empty() ||
                           !token->skn.empty());
   if (checked) {
