@@ -6,6 +6,7 @@ runs holdfastd and the MQTT clients.
 Run with /usr/bin/python3.
 """
 import argparse
+import base64
 import json
 import os
 import signal
@@ -16,6 +17,13 @@ import threading
 from typing import Callable
 
 from harness import CLIENT_TIMEOUT
+
+# The identities the devsim tests use: an IoT Hub host, IOTHUB.md's test key, a second key, and
+# a TEA key for the payloads.
+HOST = "myhub.azure-devices.net"
+KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+OTHER_KEY = base64.b64encode(bytes(range(32, 64))).decode()
+TEA_KEY = "00112233445566778899aabbccddeeff"
 
 
 class Devsim:

@@ -21,14 +21,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_mqtt  # noqa: E402  (BrokerTest, the binary)
-from devsim_harness import (Devsim, devsim_seq, parse_binaries, run_devsim,  # noqa: E402
-                            xtea_decrypt)
+from devsim_harness import (HOST, KEY, OTHER_KEY, TEA_KEY, Devsim,  # noqa: E402
+                            devsim_seq, parse_binaries, run_devsim, xtea_decrypt)
 from harness import EVENT_TIMEOUT, free_ports, mosquitto_pub, sha  # noqa: E402
 
-HOST = "myhub.azure-devices.net"
-KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-OTHER_KEY = base64.b64encode(bytes(range(32, 64))).decode()
-TEA_KEY = "00112233445566778899aabbccddeeff"
 DEVSIM = None
 
 ROUTES = """
