@@ -604,31 +604,64 @@ void Forwarder::on_c2d(const std::string& device, std::uint64_t id, core::Messag
 void Forwarder::offer_c2d(std::string device, std::uint64_t id, core::Message message) {
   HubConnection* hub = hub_.get();
   core::Message copy = message;
-  // Called on the io thread, possibly after this forwarder is gone: it touches only the loop
-  // and a weak pointer until it is back on the bridge thread.
-  options_.deliver_c2d(std::move(copy), [this, hub, device, id, message = std::move(message),
-                                         loop = &loop_, alive = std::weak_ptr<bool>(alive_)](
-                                            core::Status status) mutable {
-    loop->post([this, hub, device, id, status, alive, message = std::move(message)]() mutable {
-      if (!alive.lock()) return;
-      if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
-      if (status.ok()) {
-        ++stats_.c2d_delivered;
-        hub_->settle_c2d(id, HubConnection::C2dOutcome::kComplete);
-      } else if (status.code() == core::Code::kNotFound) {
-        // Nobody subscribed yet: keep it locked at the hub and offer it again later.
-        loop_.add_timer(options_.c2d_retry, [this, hub, device, id, message = std::move(message),
-                                             alive = std::weak_ptr<bool>(alive_)]() mutable {
-          if (alive.lock() && hub_.get() == hub) offer_c2d(device, id, std::move(message));
+  // The watch and `done` run on the io thread, possibly after this forwarder is gone: they
+  // touch only the loop and a weak pointer until they are back on the bridge thread.
+  auto watch = core::DeliveryWatch::make(
+      [this, hub, device, id, loop = &loop_,
+       alive = std::weak_ptr<bool>(alive_)](core::Outcome outcome) {
+        loop->post([this, hub, device, id, outcome, alive] {
+          if (alive.lock()) settle_c2d(hub, device, id, outcome);
         });
-      } else {
-        core::log(core::LogLevel::kInfo, kLog,
-                  "cloud-to-device message for '" + device + "' abandoned: " + status.message(),
-                  "c2d-abandoned");
-        hub_->settle_c2d(id, HubConnection::C2dOutcome::kAbandon);
-      }
-    });
-  });
+      });
+  options_.deliver_c2d(
+      std::move(copy), watch,
+      [this, hub, device, id, watch, message = std::move(message), loop = &loop_,
+       alive = std::weak_ptr<bool>(alive_)](core::Status status) mutable {
+        if (status.ok()) {
+          watch->close();  // the outcome is the device's, reported by the watch
+          return;
+        }
+        watch->cancel();
+        loop->post([this, hub, device, id, status, alive, message = std::move(message)]() mutable {
+          if (!alive.lock()) return;
+          if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
+          if (status.code() == core::Code::kNotFound) {
+            // Nobody subscribed yet: keep it locked at the hub and offer it again later.
+            loop_.add_timer(options_.c2d_retry, [this, hub, device, id, message = std::move(message),
+                                                 alive = std::weak_ptr<bool>(alive_)]() mutable {
+              if (alive.lock() && hub_.get() == hub) offer_c2d(device, id, std::move(message));
+            });
+          } else {
+            core::log(core::LogLevel::kInfo, kLog,
+                      "cloud-to-device message for '" + device + "' abandoned: " + status.message(),
+                      "c2d-abandoned");
+            ++stats_.c2d_abandoned;
+            hub_->settle_c2d(id, HubConnection::C2dOutcome::kAbandon);
+          }
+        });
+      });
+}
+
+void Forwarder::settle_c2d(HubConnection* hub, const std::string& device, std::uint64_t id,
+                           core::Outcome outcome) {
+  if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
+  switch (outcome) {
+    case core::Outcome::kAccepted:
+      ++stats_.c2d_delivered;
+      hub_->settle_c2d(id, HubConnection::C2dOutcome::kComplete);
+      return;
+    case core::Outcome::kRejected:
+      ++stats_.c2d_rejected;
+      core::log(core::LogLevel::kInfo, kLog,
+                "cloud-to-device message for '" + device + "' rejected by the device",
+                "c2d-rejected");
+      hub_->settle_c2d(id, HubConnection::C2dOutcome::kReject);
+      return;
+    default:
+      ++stats_.c2d_abandoned;
+      hub_->settle_c2d(id, HubConnection::C2dOutcome::kAbandon);
+      return;
+  }
 }
 
 void Forwarder::on_disconnected(const core::Status& why) {

@@ -45,10 +45,13 @@
 // with a new put-token at 80 % of their life.
 //   Cloud-to-device: each device with a token also gets a receiver on its devicebound link; a
 // message goes to the local broker as devices/{id}/messages/devicebound[/{property bag}] (so
-// MQTT devices subscribed to .../devicebound/# and AMQP devicebound receivers get it) and is
-// completed at the hub once Holdfast delivered it (or stored it for an offline persistent MQTT
-// session); while no device subscribes it stays locked at the hub and is offered again every
-// `c2d_retry`. The device's own accept/reject is not relayed to the hub.
+// MQTT devices subscribed to .../devicebound/# and AMQP devicebound receivers get it), watched
+// (core::DeliveryWatch), and the device's answer is relayed to the hub: accepted (MQTT PUBACK,
+// AMQP accepted) -> complete, rejected (AMQP rejected, MQTT 5 PUBACK failure) -> reject,
+// released or no answer (the device disconnected first) -> abandon, so the hub redelivers it.
+// A message stored for an offline persistent MQTT session or in a routed queue is in
+// Holdfast's custody and completed. While no device subscribes it stays locked at the hub and
+// is offered again every `c2d_retry`.
 // Not yet: C2D for devices that have not sent anything.
 #include <atomic>
 #include <chrono>
@@ -62,6 +65,7 @@
 #include <vector>
 
 #include "bridge/hub_connection.h"
+#include "broker/core/delivery_watch.h"
 #include "broker/core/event_loop.h"
 #include "broker/core/queue_store.h"
 
@@ -91,9 +95,12 @@ struct ForwarderOptions {
   std::chrono::milliseconds quota_pause{60'000};
   std::chrono::milliseconds rescan{1'000};
   std::chrono::seconds token_lifetime{3600};
-  // Cloud-to-device: hands a message from the hub to the local broker (any thread may call
-  // `done`; kNotFound means no local subscriber yet). Null: no C2D receivers are attached.
-  std::function<void(core::Message, std::function<void(core::Status)> done)> deliver_c2d;
+  // Cloud-to-device: hands a message from the hub to the local broker, with `watch` in its
+  // PublishOptions. `done` runs once on the broker's io thread (the watch's thread) when the
+  // submit finished; kNotFound means no local subscriber yet. Null: no C2D receivers attached.
+  std::function<void(core::Message, std::shared_ptr<core::DeliveryWatch> watch,
+                     std::function<void(core::Status)> done)>
+      deliver_c2d;
   std::chrono::milliseconds c2d_retry{2'000};  // a message nobody takes yet is offered again
 };
 
@@ -107,7 +114,9 @@ struct ForwarderStats {
   std::atomic<std::uint64_t> throttled{0};      // of those, device-container-throttled
   std::atomic<std::uint64_t> connects{0};       // successful connections
   std::atomic<std::uint64_t> connect_failures{0};
-  std::atomic<std::uint64_t> c2d_delivered{0};  // cloud-to-device messages handed to devices
+  std::atomic<std::uint64_t> c2d_delivered{0};  // cloud-to-device messages completed
+  std::atomic<std::uint64_t> c2d_rejected{0};   // rejected by the device
+  std::atomic<std::uint64_t> c2d_abandoned{0};  // released by the device or not answered
   std::atomic<bool> paused{false};               // set_paused(true): no new transfers are sent
   std::atomic<std::uint64_t> backlogs{0};       // queues split into backlog and live messages
   std::atomic<std::uint64_t> batches{0};        // batch transfers sent (each several messages)
@@ -141,6 +150,8 @@ class Forwarder final : public HubConnection::Listener {
 
  private:
   void offer_c2d(std::string device, std::uint64_t id, core::Message message);
+  void settle_c2d(HubConnection* hub, const std::string& device, std::uint64_t id,
+                  core::Outcome outcome);
   using Clock = std::chrono::steady_clock;
   // Messages read and sent in order from one position of a queue.
   struct Stream {

@@ -6,6 +6,9 @@
 // reports success. The broker routes the message to its durable queues (and copies it to live
 // subscribers) and calls `done` once every queue has it on disk.
 
+#include <memory>
+
+#include "broker/core/delivery_watch.h"
 #include "broker/core/message.h"
 #include "broker/core/queue_store.h"
 #include "broker/core/status.h"
@@ -23,6 +26,8 @@ struct PublishOptions {
   Assurance assurance = Assurance::kDurable;
   std::uint8_t qos = 1;  // MQTT QoS of the publish (AMQP unsettled = 1, settled = 0; CoAP CON = 1)
   bool retain = false;   // MQTT retain flag
+  // Wants to know how live receivers settle the message (see delivery_watch.h); null: nobody.
+  std::shared_ptr<DeliveryWatch> watch;
 };
 
 class Ingress {

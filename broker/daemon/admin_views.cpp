@@ -211,6 +211,14 @@ std::string Daemon::metrics() {
     each("holdfast_bridge_live_forwarded_total", "counter",
          "Of the forwarded messages, those sent as live while their queue drained a backlog.",
          [](const auto& s) { return s.live_forwarded.load(); });
+    m.family("holdfast_bridge_c2d_total", "counter",
+             "Cloud-to-device messages settled at the hub, by what the device did.");
+    for (const auto& u : upstreams) {
+      std::string up = "upstream=\"" + label(u.name) + "\",";
+      m.sample("holdfast_bridge_c2d_total", u.stats->c2d_delivered.load(), up + "outcome=\"complete\"");
+      m.sample("holdfast_bridge_c2d_total", u.stats->c2d_rejected.load(), up + "outcome=\"reject\"");
+      m.sample("holdfast_bridge_c2d_total", u.stats->c2d_abandoned.load(), up + "outcome=\"abandon\"");
+    }
   }
   return m.str();
 }

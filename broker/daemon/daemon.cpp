@@ -112,9 +112,13 @@ core::Status Daemon::start_bridge(const config::Config& config) {
     o.hold_refused = u.on_refusal == config::RefusalPolicy::kHold;
     // Cloud-to-device messages enter the local broker on the io thread, like any publish.
     o.deliver_c2d = [loop = loop_.get(), router = router_.get()](
-                        core::Message m, std::function<void(core::Status)> done) {
-      loop->post([router, m = std::move(m), done = std::move(done)]() mutable {
-        router->submit(std::move(m), core::PublishOptions{},
+                        core::Message m, std::shared_ptr<core::DeliveryWatch> watch,
+                        std::function<void(core::Status)> done) {
+      loop->post([router, m = std::move(m), watch = std::move(watch),
+                  done = std::move(done)]() mutable {
+        core::PublishOptions publish;
+        publish.watch = std::move(watch);
+        router->submit(std::move(m), std::move(publish),
                        [done = std::move(done)](core::Result<void> r) {
                          done(r ? core::Status() : r.error());
                        });

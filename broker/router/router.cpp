@@ -45,10 +45,12 @@ void Router::submit(core::Message message, core::PublishOptions options,
   }
   store_.append(std::move(batch),
                 [this, routed, stored = std::move(stored), names = std::move(names),
+                 watch = std::move(options.watch),
                  done = std::move(done)](core::Result<std::vector<core::Seq>> result) mutable {
                   // Store thread: hand the outcome back to the io thread.
                   loop_.post([this, routed, stored = std::move(stored), names = std::move(names),
-                              done = std::move(done), result = std::move(result)]() mutable {
+                              watch = std::move(watch), done = std::move(done),
+                              result = std::move(result)]() mutable {
                     for (std::size_t i = 0; i < stored.size(); ++i) {
                       stored[i](result ? (*result)[routed + i] : 0);
                     }
@@ -59,6 +61,8 @@ void Router::submit(core::Message message, core::PublishOptions options,
                         }
                       }
                       counters_.stored += routed;
+                      // In a routed queue the message is in the broker's custody.
+                      if (watch && routed > 0) watch->accept();
                       done({});
                     } else {
                       ++counters_.store_refused;
@@ -88,7 +92,10 @@ void Router::deliver_live(const core::Message& message, const core::PublishOptio
     }
     i = j;
     if (local_only && first->subscriber->subscriber_id() == message.origin.client_id) continue;
+    std::size_t claims = options.watch ? options.watch->claims_taken() : 0;
     first->subscriber->deliver(message, options, first->filter, combined, durable);
+    // A subscriber that took no claim took the message as it was handed over.
+    if (options.watch && options.watch->claims_taken() == claims) options.watch->accept();
     ++counters_.live_deliveries;
   }
 }

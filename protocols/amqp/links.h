@@ -85,7 +85,10 @@ class QueueLink final : public Link, public core::QueueConsumer {
   std::map<pn_delivery_t*, core::Seq> unsettled_;
 };
 
-// Client receiver on a topic address: live copies, sent pre-settled (at most once).
+// Client receiver on a topic address: live copies, sent pre-settled (at most once), except a
+// message whose publisher watches it (a cloud-to-device message): that one is sent unsettled
+// unless the receiver asked for settled deliveries, and the receiver's outcome settles the
+// publisher's claim (accepted, rejected; released/modified or a detach: no outcome).
 class TopicLink final : public Link, public core::Subscriber {
  public:
   TopicLink(Connection& connection, pn_link_t* link, std::string address, std::string id)
@@ -102,10 +105,15 @@ class TopicLink final : public Link, public core::Subscriber {
  private:
   void send_buffered();
 
+  struct Pending {
+    std::string encoded;
+    core::DeliveryClaim claim;
+  };
   std::string id_;
   bool subscribed_ = false;
   std::uint64_t next_tag_ = 0;
-  std::deque<std::string> buffered_;  // encoded messages waiting for credit
+  std::deque<Pending> buffered_;  // encoded messages waiting for credit
+  std::map<pn_delivery_t*, core::DeliveryClaim> unsettled_;  // watched deliveries sent
 };
 
 // Client receiver from `$cbs`: carries put-token replies.

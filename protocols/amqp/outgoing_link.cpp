@@ -109,10 +109,14 @@ void TopicLink::opened() {
   subscribed_ = true;
 }
 
-void TopicLink::deliver(const core::Message& message, const core::PublishOptions&,
+void TopicLink::deliver(const core::Message& message, const core::PublishOptions& publish,
                         const std::string&, const core::SubscriptionOptions&,
                         core::DurableCopies&) {
-  buffered_.push_back(encode_message(message, 0));
+  core::DeliveryClaim claim;
+  if (publish.watch && pn_link_remote_snd_settle_mode(link_) != PN_SND_SETTLED) {
+    claim = publish.watch->claim();
+  }
+  buffered_.push_back({encode_message(message, 0), std::move(claim)});
   auto max = connection_.server().options().max_buffered_live;
   while (buffered_.size() > max) {
     buffered_.pop_front();
@@ -132,8 +136,13 @@ void TopicLink::on_flow() {
 void TopicLink::send_buffered() {
   bool sent = false;
   while (!buffered_.empty() && pn_link_credit(link_) > 0) {
-    pn_delivery_t* d = send_message(link_, next_tag_++, buffered_.front());
-    pn_delivery_settle(d);
+    Pending& front = buffered_.front();
+    pn_delivery_t* d = send_message(link_, next_tag_++, front.encoded);
+    if (front.claim) {
+      unsettled_.emplace(d, std::move(front.claim));
+    } else {
+      pn_delivery_settle(d);
+    }
     buffered_.pop_front();
     ++connection_.server().mutable_stats().messages_out;
     sent = true;
@@ -141,12 +150,38 @@ void TopicLink::send_buffered() {
   if (sent) connection_.schedule_pump();
 }
 
-void TopicLink::on_delivery(pn_delivery_t*) {}
+void TopicLink::on_delivery(pn_delivery_t* d) {
+  auto it = unsettled_.find(d);
+  if (it == unsettled_.end()) return;
+  core::Outcome outcome;
+  switch (pn_delivery_remote_state(d)) {
+    case PN_ACCEPTED:
+      outcome = core::Outcome::kAccepted;
+      break;
+    case PN_REJECTED:
+      outcome = core::Outcome::kRejected;
+      break;
+    case PN_RELEASED:
+    case PN_MODIFIED:
+      outcome = core::Outcome::kReleased;
+      break;
+    default:
+      if (!pn_delivery_settled(d)) return;  // e.g. `received`: not an outcome yet
+      outcome = core::Outcome::kAccepted;   // settled without an outcome: the receiver took it
+      break;
+  }
+  it->second.settle(outcome);
+  unsettled_.erase(it);
+  pn_delivery_settle(d);
+  connection_.schedule_pump();
+}
 
 void TopicLink::detach() {
   if (!subscribed_) return;
   subscribed_ = false;
   connection_.server().registry().unsubscribe_all(this);
+  unsettled_.clear();  // no outcome: the publisher's watch counts them released
+  buffered_.clear();
 }
 
 // ---- CbsReplyLink ------------------------------------------------------------------------------

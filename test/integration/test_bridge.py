@@ -30,8 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_mqtt  # noqa: E402  (BrokerTest, the binary)
 from test_coap import coap_client  # noqa: E402
 from test_holdfastctl import xtea_ecb_encrypt  # noqa: E402
-from harness import (EVENT_TIMEOUT, LOCALHOST, START_TIMEOUT, PahoClient,  # noqa: E402
-                     free_ports, payload, sha, wait_until)
+from harness import (CONNACK_ACCEPTED, EVENT_TIMEOUT, LOCALHOST, START_TIMEOUT,  # noqa: E402
+                     PahoClient, RawClient, connect_packet, free_ports, payload, sha,
+                     subscribe_packet, wait_until)
 
 KEY1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 KEY2 = base64.b64encode(bytes(range(32, 64))).decode()
@@ -464,6 +465,8 @@ window = {self.WINDOW}
         self.hub.c2d("dev3", b"open valve", message_id="c-2")
         m = amqp_device.receive(timeout=EVENT_TIMEOUT)
         self.assertEqual(m.body, b"open valve")
+        amqp_device.accept()
+        self.flush(c)
         wait_until(lambda: self.c2d_completed() == 2, EVENT_TIMEOUT, "both completed at the hub")
 
     def test_cloud_to_device_waits_for_the_device_to_subscribe(self):
@@ -479,6 +482,72 @@ window = {self.WINDOW}
         [got] = device.inbox.wait_count(1)
         self.assertEqual(got.payload, b"later")
         wait_until(lambda: self.c2d_completed() == 1, EVENT_TIMEOUT, "completed at the hub")
+
+    @staticmethod
+    def flush(c: BlockingConnection) -> None:
+        """Until the settlements the receiver made are written to the broker."""
+        c.wait(lambda: c.conn.transport.pending() <= 0, msg="flushing settlements")
+
+    def c2d_settled(self) -> dict:
+        c2d = self.hub.status()["c2d"]
+        return {k: c2d[k] for k in ("completed", "rejected", "abandoned")}
+
+    def test_the_devices_answer_to_cloud_to_device_is_relayed_to_the_hub(self):
+        # accepted -> complete, rejected -> reject, released or no answer -> abandon (the hub
+        # redelivers and the device gets the message again).
+        self.publish("dev1", [b"hello"])
+        self.publish("dev3", [b"hello"])
+        self.wait_forwarded("dev1", 1)
+        self.wait_forwarded("dev3", 1)
+        c = BlockingConnection(self.broker.amqp_url, timeout=EVENT_TIMEOUT)
+        self.addCleanup(c.close)
+        amqp_device = c.create_receiver("devices/dev3/messages/devicebound", credit=5)
+        self.hub.c2d("dev3", b"bad command", message_id="c-1")
+        self.assertEqual(amqp_device.receive(timeout=EVENT_TIMEOUT).body, b"bad command")
+        self.assertEqual(self.c2d_settled(), {"completed": 0, "rejected": 0, "abandoned": 0},
+                         "settled at the hub before the device answered")
+        amqp_device.reject()
+        self.flush(c)
+        wait_until(lambda: self.c2d_settled()["rejected"] == 1, EVENT_TIMEOUT, "rejected at the hub")
+
+        self.hub.c2d("dev3", b"not now", message_id="c-2")
+        self.assertEqual(amqp_device.receive(timeout=EVENT_TIMEOUT).body, b"not now")
+        amqp_device.release()
+        self.flush(c)
+        # Abandoned at the hub, which delivers it again; this time the device takes it.
+        self.assertEqual(amqp_device.receive(timeout=EVENT_TIMEOUT).body, b"not now")
+        self.assertEqual(self.c2d_settled()["abandoned"], 1)
+        amqp_device.accept()
+        self.flush(c)
+        wait_until(lambda: self.c2d_settled()["completed"] == 1, EVENT_TIMEOUT,
+                   "completed at the hub")
+
+        # An MQTT device that disconnects before its PUBACK: abandoned, then redelivered to the
+        # device once it is back.
+        raw = RawClient(self.broker.mqtt_port)
+        raw.send(connect_packet(b"dev1"))
+        self.assertEqual(raw.recv_exact(4), CONNACK_ACCEPTED)
+        raw.send(subscribe_packet(1, [(b"devices/dev1/messages/devicebound/#", 1)]))
+        self.assertEqual(raw.read_packet()[0] >> 4, 9)  # SUBACK
+        self.hub.c2d("dev1", b"reboot", message_id="c-3")
+        got = raw.read_publish()
+        self.assertEqual((got["payload"], got["qos"]), (b"reboot", 1))
+        self.assertEqual(self.c2d_settled()["completed"], 1)
+        raw.sock.close()
+        wait_until(lambda: self.c2d_settled()["abandoned"] == 2, EVENT_TIMEOUT,
+                   "abandoned at the hub when the device left without PUBACK")
+        device = PahoClient(self.broker.mqtt_port, "dev1")
+        self.addCleanup(device.close)
+        device.connect()
+        device.subscribe([("devices/dev1/messages/devicebound/#", 1)])
+        [again] = device.inbox.wait_count(1)
+        self.assertEqual(again.payload, b"reboot")
+        wait_until(lambda: self.c2d_settled()["completed"] == 2, EVENT_TIMEOUT,
+                   "completed at the hub after the PUBACK")
+        self.assertEqual(self.c2d_settled(), {"completed": 2, "rejected": 1, "abandoned": 2})
+        for outcome, n in (("complete", 2), ("reject", 1), ("abandon", 2)):
+            self.assertEqual(self.broker.metric("holdfast_bridge_c2d_total", upstream="hub",
+                                                outcome=outcome), n, outcome)
 
 
 class TokenPassthroughTest(BridgeTest):
@@ -503,6 +572,7 @@ class TokenPassthroughTest(BridgeTest):
     test_a_certificate_for_another_host_name_is_refused_and_logged = None
     test_cloud_to_device_reaches_mqtt_and_amqp_devices = None
     test_cloud_to_device_waits_for_the_device_to_subscribe = None
+    test_the_devices_answer_to_cloud_to_device_is_relayed_to_the_hub = None
 
     def device(self, device: str, key: str) -> PahoClient:
         c = PahoClient(self.broker.mqtt_port, device)

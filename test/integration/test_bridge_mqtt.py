@@ -83,6 +83,11 @@ class MqttBridgeTest(test_bridge.BridgeTest):
         [got] = device.inbox.wait_count(1)
         self.assertEqual(got.payload, b"later")
 
+    def test_the_devices_answer_to_cloud_to_device_is_relayed_to_the_hub(self):
+        self.skipTest("over MQTT Paho acknowledges a C2D message as it arrives, and IoT Hub's "
+                      "MQTT has no reject or abandon")
+
+
 
 class MqttTokenPassthroughTest(test_bridge.TokenPassthroughTest):
     KIND = "iothub-mqtt"

@@ -304,7 +304,7 @@ void Connection::handle(Packet& packet) {
         } else if constexpr (std::is_same_v<T, Publish>) {
           handle_publish(p);
         } else if constexpr (std::is_same_v<T, Puback>) {
-          session_->on_puback(p.packet_id);
+          session_->on_puback(p.packet_id, p.reason_code);
         } else if constexpr (std::is_same_v<T, Pubrec>) {
           if (is_failure(p.reason_code)) {
             session_->on_pubcomp(p.packet_id);  // v5: the client refused it; the flow ends

@@ -65,11 +65,13 @@ void Session::deliver(const core::Message& message, const core::PublishOptions& 
                       core::DurableCopies& durable) {
   (void)filter;
   auto qos = static_cast<QoS>(std::min<std::uint8_t>(publish.qos, options.max_qos));
-  send_message(message, qos, false, &durable);
+  core::DeliveryClaim claim;
+  if (publish.watch && qos != QoS::kAtMostOnce) claim = publish.watch->claim();
+  send_message(message, qos, false, &durable, std::move(claim));
 }
 
 void Session::send_message(const core::Message& message, QoS qos, bool retained,
-                           core::DurableCopies* durable) {
+                           core::DurableCopies* durable, core::DeliveryClaim claim) {
   if (qos == QoS::kAtMostOnce) {
     // QoS 0 is never queued: offline or too slow means dropped (and counted).
     if (connection_ == nullptr ||
@@ -93,7 +95,10 @@ void Session::send_message(const core::Message& message, QoS qos, bool retained,
   if (persistent && persistence_ != nullptr) {
     ticket = tickets_base_ + tickets_.size();
     tickets_.push_back({});
-    auto stored = [this, alive = std::weak_ptr<bool>(alive_), ticket](core::Seq seq) {
+    // Stored, the message is in the broker's custody: the watcher learns it was accepted.
+    auto custody = std::make_shared<core::DeliveryClaim>(std::move(claim));
+    auto stored = [this, alive = std::weak_ptr<bool>(alive_), ticket, custody](core::Seq seq) {
+      if (seq != 0) custody->settle(core::Outcome::kAccepted);
       auto still = alive.lock();
       if (!still || !*still || ticket < tickets_base_) return;
       Ticket& t = tickets_[ticket - tickets_base_];
@@ -108,7 +113,8 @@ void Session::send_message(const core::Message& message, QoS qos, bool retained,
       persistence_->save_outgoing(client_id_, message, qos, std::move(stored));
     }
   }
-  queue({message.address, message.payload, message.properties, qos, retained, false, ticket});
+  queue({message.address, message.payload, message.properties, qos, retained, false, ticket,
+         std::move(claim)});
 }
 
 std::uint16_t Session::next_packet_id() {
@@ -158,9 +164,10 @@ void Session::attach(Connection* connection) {
   pump();
 }
 
-void Session::on_puback(std::uint16_t id) {
+void Session::on_puback(std::uint16_t id, ReasonCode reason) {
   auto it = inflight_.find(id);
   if (it == inflight_.end() || it->second.qos != QoS::kAtLeastOnce) return;
+  it->second.claim.settle(is_failure(reason) ? core::Outcome::kRejected : core::Outcome::kAccepted);
   std::uint64_t ticket = it->second.ticket;
   inflight_.erase(it);
   finish(ticket);
@@ -185,6 +192,7 @@ void Session::on_pubrec(std::uint16_t id) {
 void Session::on_pubcomp(std::uint16_t id) {
   auto it = inflight_.find(id);
   if (it == inflight_.end() || !it->second.released) return;
+  it->second.claim.settle(core::Outcome::kAccepted);
   std::uint64_t ticket = it->second.ticket;
   inflight_.erase(it);
   finish(ticket);

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 
+#include "broker/core/delivery_watch.h"
 #include "broker/core/fifo.h"
 #include "broker/core/subscriptions.h"
 #include "protocols/mqtt/packet.h"
@@ -44,8 +45,12 @@ class Session final : public core::Subscriber {
   // retained message delivered on subscribe. A persistent session keeps QoS 1/2 messages in
   // the store: through `durable` (stored with the publish, before its PUBACK) when given,
   // else on its own.
+  // `claim`: the publisher watches this delivery (see delivery_watch.h): settled accepted at
+  // PUBACK (rejected by an MQTT 5 failure reason code), or once stored for a persistent session
+  // (the session delivers it from the store); dropped, it counts as released.
   void send_message(const core::Message& message, QoS qos, bool retained,
-                    core::DurableCopies* durable = nullptr);
+                    core::DurableCopies* durable = nullptr,
+                    core::DeliveryClaim claim = core::DeliveryClaim());
   // A message read back from the store at start-up (already stored as `seq`).
   void restore_message(const core::Message& message, QoS qos, core::Seq seq);
   // Writes the subscriptions to the store (persistent sessions only).
@@ -57,7 +62,7 @@ class Session final : public core::Subscriber {
   Connection* connection() const { return connection_; }
 
   // Acknowledgements from the client for our outgoing publishes.
-  void on_puback(std::uint16_t id);
+  void on_puback(std::uint16_t id, ReasonCode reason = ReasonCode::kSuccess);
   void on_pubrec(std::uint16_t id);
   void on_pubcomp(std::uint16_t id);
 
@@ -79,6 +84,7 @@ class Session final : public core::Subscriber {
     bool retained = false;
     bool released = false;             // QoS 2: PUBREC received, PUBREL sent
     std::uint64_t ticket = kNoTicket;  // its entry in tickets_, when stored
+    core::DeliveryClaim claim;         // the publisher's watch, until the client answers
   };
   // The store's copy of one message of this session, in the order they were stored.
   struct Ticket {
