@@ -61,6 +61,12 @@ void Bridge::notify(const std::string& queue) {
   });
 }
 
+void Bridge::want_c2d(const std::string& device) {
+  loop_->post([this, device] {
+    for (auto& f : forwarders_) f->want_c2d(device);
+  });
+}
+
 bool Bridge::set_paused(const std::string& upstream, bool paused) {
   if (!upstream.empty() && std::find(names_.begin(), names_.end(), upstream) == names_.end()) {
     return false;

@@ -29,6 +29,9 @@ class Bridge {
   // `queue` grew (the router's append listener calls this on the io thread, once per append).
   // Coalesced: one task reaches the bridge thread per burst, whatever the number of appends.
   void notify(const std::string& queue);
+  // A local device subscribed to its cloud-to-device messages (any thread): every upstream
+  // that can log in for it receives them, even before the device sent anything.
+  void want_c2d(const std::string& device);
   // Any thread but the bridge thread; blocks until the bridge thread applied it (at most 2 s).
   // Pauses (or resumes) sending new transfers to `upstream`, or to every upstream when it is
   // empty: unsettled transfers settle normally and the queues keep filling. Not persisted: a

@@ -6,7 +6,6 @@
 #include "broker/core/log.h"
 #include "broker/iothub/device_keys.h"
 #include "broker/iothub/token_store.h"
-#include "broker/iothub/property_bag.h"
 
 namespace holdfast::bridge {
 namespace {
@@ -176,7 +175,7 @@ void Forwarder::pump(Queue& q) {
 }
 
 void Forwarder::read(Queue& q, Stream& s) {
-  if (s.end != 0 && s.next_read >= s.end) {
+  if (q.c2d_only || (s.end != 0 && s.next_read >= s.end)) {
     s.at_end = true;
     return;
   }
@@ -216,7 +215,7 @@ void Forwarder::read(Queue& q, Stream& s) {
                     }
                     if (q.device.empty()) {
                       q.device = device_of_message(m.message);
-                      if (!q.device.empty()) device_queue_[q.device] = q.name;
+                      if (!q.device.empty()) adopt_device(q);
                     }
                     s->ready.push_back(std::move(m));
                   }
@@ -590,78 +589,6 @@ void Forwarder::connect() {
   if (stopped_) return;
   hub_ = make_hub_connection(loop_, options_.hub, *this);
   hub_->connect();
-}
-
-void Forwarder::on_c2d(const std::string& device, std::uint64_t id, core::Message m) {
-  // The address IoT Hub's MQTT devices expect: .../devicebound/{property bag}.
-  std::string bag = iothub::encode_property_bag(m.properties);
-  m.address = "devices/" + device + "/messages/devicebound" + (bag.empty() ? "" : "/" + bag);
-  m.origin = {core::Protocol::kInternal, "bridge/" + options_.upstream, device};
-  m.received_at_ms = core::now_ms();
-  offer_c2d(device, id, std::move(m));
-}
-
-void Forwarder::offer_c2d(std::string device, std::uint64_t id, core::Message message) {
-  HubConnection* hub = hub_.get();
-  core::Message copy = message;
-  // The watch and `done` run on the io thread, possibly after this forwarder is gone: they
-  // touch only the loop and a weak pointer until they are back on the bridge thread.
-  auto watch = core::DeliveryWatch::make(
-      [this, hub, device, id, loop = &loop_,
-       alive = std::weak_ptr<bool>(alive_)](core::Outcome outcome) {
-        loop->post([this, hub, device, id, outcome, alive] {
-          if (alive.lock()) settle_c2d(hub, device, id, outcome);
-        });
-      });
-  options_.deliver_c2d(
-      std::move(copy), watch,
-      [this, hub, device, id, watch, message = std::move(message), loop = &loop_,
-       alive = std::weak_ptr<bool>(alive_)](core::Status status) mutable {
-        if (status.ok()) {
-          watch->close();  // the outcome is the device's, reported by the watch
-          return;
-        }
-        watch->cancel();
-        loop->post([this, hub, device, id, status, alive, message = std::move(message)]() mutable {
-          if (!alive.lock()) return;
-          if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
-          if (status.code() == core::Code::kNotFound) {
-            // Nobody subscribed yet: keep it locked at the hub and offer it again later.
-            loop_.add_timer(options_.c2d_retry, [this, hub, device, id, message = std::move(message),
-                                                 alive = std::weak_ptr<bool>(alive_)]() mutable {
-              if (alive.lock() && hub_.get() == hub) offer_c2d(device, id, std::move(message));
-            });
-          } else {
-            core::log(core::LogLevel::kInfo, kLog,
-                      "cloud-to-device message for '" + device + "' abandoned: " + status.message(),
-                      "c2d-abandoned");
-            ++stats_.c2d_abandoned;
-            hub_->settle_c2d(id, HubConnection::C2dOutcome::kAbandon);
-          }
-        });
-      });
-}
-
-void Forwarder::settle_c2d(HubConnection* hub, const std::string& device, std::uint64_t id,
-                           core::Outcome outcome) {
-  if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
-  switch (outcome) {
-    case core::Outcome::kAccepted:
-      ++stats_.c2d_delivered;
-      hub_->settle_c2d(id, HubConnection::C2dOutcome::kComplete);
-      return;
-    case core::Outcome::kRejected:
-      ++stats_.c2d_rejected;
-      core::log(core::LogLevel::kInfo, kLog,
-                "cloud-to-device message for '" + device + "' rejected by the device",
-                "c2d-rejected");
-      hub_->settle_c2d(id, HubConnection::C2dOutcome::kReject);
-      return;
-    default:
-      ++stats_.c2d_abandoned;
-      hub_->settle_c2d(id, HubConnection::C2dOutcome::kAbandon);
-      return;
-  }
 }
 
 void Forwarder::on_disconnected(const core::Status& why) {

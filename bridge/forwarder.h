@@ -51,8 +51,9 @@
 // released or no answer (the device disconnected first) -> abandon, so the hub redelivers it.
 // A message stored for an offline persistent MQTT session or in a routed queue is in
 // Holdfast's custody and completed. While no device subscribes it stays locked at the hub and
-// is offered again every `c2d_retry`.
-// Not yet: C2D for devices that have not sent anything.
+// is offered again every `c2d_retry`. A device that subscribes locally before it sent
+// anything (want_c2d) is opened at the hub for its C2D alone; its queue takes over once it
+// appears.
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -134,6 +135,9 @@ class Forwarder final : public HubConnection::Listener {
   void stop();
   // Bridge thread: `queue` has new messages.
   void notified(const std::string& queue);
+  // Bridge thread: a local device subscribed to its cloud-to-device messages. A device without
+  // a queue yet is opened at the hub for them, if this upstream can log in for it.
+  void want_c2d(const std::string& device);
   // Bridge thread: while paused no new transfer is sent (unsettled ones settle as usual, reads
   // and tokens go on, queues keep filling); resuming sends again. Kept in memory only.
   void set_paused(bool paused);
@@ -179,6 +183,7 @@ class Forwarder final : public HubConnection::Listener {
     std::chrono::milliseconds backoff{0};
     bool committing = false;
     core::Seq commit_wanted = 0;
+    bool c2d_only = false;  // no store queue: opened for cloud-to-device messages alone
   };
 
   void scan();
@@ -207,6 +212,8 @@ class Forwarder final : public HubConnection::Listener {
   void rewind_all(Queue& q);  // every stream back to what is settled for good
   void connect();
   Queue* queue_of_device(const std::string& device);
+  // `q` learnt its device: it becomes the device's queue (taking over a C2D-only entry).
+  void adopt_device(Queue& q);
   std::chrono::milliseconds next_backoff(std::chrono::milliseconds previous);
   std::string cursor() const { return "bridge/" + options_.upstream; }
   // A store callback that runs f(result) on the bridge loop if this forwarder still exists

@@ -70,6 +70,16 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config
     dispatcher->appended(queue, seq);
     if (bridge) bridge->notify(queue);
   });
+  if (d->bridge_) {
+    // A device subscribing to its C2D messages gets them even before it sent anything.
+    d->router_->set_subscribe_listener([bridge = d->bridge_.get()](const std::string& filter) {
+      auto device = core::parse_device_address(filter);
+      if (device && device->endpoint == core::DeviceEndpoint::kDeviceBound &&
+          device->device_id != "+" && device->device_id != "#") {
+        bridge->want_c2d(device->device_id);
+      }
+    });
+  }
 
   // The loop is not running yet: this thread may set it up before handing it to the io thread.
   if (auto s = d->start_listeners(config); !s.ok()) return core::error(s);

@@ -103,6 +103,7 @@ void Router::deliver_live(const core::Message& message, const core::PublishOptio
 void Router::subscribe(const std::string& filter, core::Subscriber* subscriber,
                        core::SubscriptionOptions options) {
   trie_.add(filter, subscriber, options);
+  if (subscribe_listener_) subscribe_listener_(filter);
 }
 
 bool Router::unsubscribe(const std::string& filter, core::Subscriber* subscriber) {

@@ -54,6 +54,12 @@ class Router final : public core::Ingress, public core::SubscriptionRegistry {
     append_listener_ = std::move(listener);
   }
 
+  // Io thread. `listener(filter)` is called on every subscribe() (e.g. the bridge learns that a
+  // device wants its cloud-to-device messages). Empty: none (the default).
+  void set_subscribe_listener(std::function<void(const std::string& filter)> listener) {
+    subscribe_listener_ = std::move(listener);
+  }
+
   // The routes, for whoever needs to know which names are queues (the Dispatcher).
   const RouteTable& routes() const { return routes_; }
   const RouterCounters& counters() const { return counters_; }
@@ -70,6 +76,7 @@ class Router final : public core::Ingress, public core::SubscriptionRegistry {
   std::vector<const SubscriptionTrie::Entry*> matches_;  // reused per publish
   RouterCounters counters_;
   std::function<void(const std::string& queue, core::Seq seq)> append_listener_;
+  std::function<void(const std::string& filter)> subscribe_listener_;
 };
 
 }  // namespace holdfast::broker

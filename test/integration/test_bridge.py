@@ -483,6 +483,26 @@ window = {self.WINDOW}
         self.assertEqual(got.payload, b"later")
         wait_until(lambda: self.c2d_completed() == 1, EVENT_TIMEOUT, "completed at the hub")
 
+    def test_cloud_to_device_for_a_device_that_never_sent_anything(self):
+        # bulk9 has a key but no queue yet: subscribing is enough for the bridge to open it.
+        device = PahoClient(self.broker.mqtt_port, "bulk9")
+        self.addCleanup(device.close)
+        device.connect()
+        device.subscribe([("devices/bulk9/messages/devicebound/#", 1)])
+        wait_until(lambda: "device 'bulk9' subscribed to its cloud-to-device messages"
+                   in self.broker.log_text(), EVENT_TIMEOUT, "the bridge told of the subscription")
+        self.hub.c2d("bulk9", b"first", message_id="c-1")
+        [got] = device.inbox.wait_count(1)
+        self.assertEqual(got.payload, b"first")
+        wait_until(lambda: self.c2d_completed() == 1, EVENT_TIMEOUT, "completed at the hub")
+        # Once it sends, its queue takes over the device at the hub; C2D keeps working.
+        self.publish("bulk9", [b"now it talks"])
+        self.wait_forwarded("bulk9", 1)
+        self.hub.c2d("bulk9", b"second", message_id="c-2")
+        got = device.inbox.wait_count(2)
+        self.assertEqual([m.payload for m in got], [b"first", b"second"])
+        wait_until(lambda: self.c2d_completed() == 2, EVENT_TIMEOUT, "completed at the hub")
+
     @staticmethod
     def flush(c: BlockingConnection) -> None:
         """Until the settlements the receiver made are written to the broker."""
@@ -573,6 +593,7 @@ class TokenPassthroughTest(BridgeTest):
     test_cloud_to_device_reaches_mqtt_and_amqp_devices = None
     test_cloud_to_device_waits_for_the_device_to_subscribe = None
     test_the_devices_answer_to_cloud_to_device_is_relayed_to_the_hub = None
+    test_cloud_to_device_for_a_device_that_never_sent_anything = None
 
     def device(self, device: str, key: str) -> PahoClient:
         c = PahoClient(self.broker.mqtt_port, device)

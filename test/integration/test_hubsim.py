@@ -123,6 +123,17 @@ class HubsimMqttTest(unittest.TestCase):
         self.assertIn("valve=3", m.topic)
         self.assertEqual(self.hub.status()["c2d"]["mqtt_delivered"], 1)
 
+    def test_cloud_to_device_sent_while_offline_arrives_on_subscribe(self):
+        self.hub.c2d("dev1", b"one", message_id="a")
+        self.hub.c2d("dev1", b"two", message_id="b")
+        self.assertEqual(self.hub.status()["c2d"]["mqtt_delivered"], 0)
+        c = self.device("dev1")
+        c.connect()
+        c.subscribe([("devices/dev1/messages/devicebound/#", 1)])
+        got = c.inbox.wait_count(2)
+        self.assertEqual([m.payload for m in got], [b"one", b"two"])
+        self.assertEqual(self.hub.status()["c2d"]["mqtt_delivered"], 2)
+
     def test_a_second_connection_takes_the_session_over(self):
         first = self.device("dev1")
         first.connect()

@@ -25,6 +25,15 @@ core::Status C2dQueues::send(const std::string& device, core::Message message) {
   return {};
 }
 
+std::deque<core::Message> C2dQueues::take_waiting(const std::string& device) {
+  std::deque<core::Message> out;
+  auto it = devices_.find(device);
+  if (it == devices_.end()) return out;
+  for (auto& p : it->second.waiting) out.push_back(std::move(p.message));
+  it->second.waiting.clear();
+  return out;
+}
+
 std::size_t C2dQueues::waiting(const std::string& device) const {
   auto it = devices_.find(device);
   return it == devices_.end() ? 0 : it->second.waiting.size() + it->second.unsettled.size();

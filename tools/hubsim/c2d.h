@@ -32,6 +32,9 @@ class C2dQueues final : public core::ConsumerRegistry {
   // Queues a message for `device`. Errors: kResourceExhausted when 50 are waiting already.
   core::Status send(const std::string& device, core::Message message);
   std::size_t waiting(const std::string& device) const;
+  // Removes and returns the messages waiting for `device` (not those a receiver holds): an
+  // MQTT device subscribed, and IoT Hub hands them over there.
+  std::deque<core::Message> take_waiting(const std::string& device);
   const C2dStats& stats() const { return stats_; }
 
   bool is_queue(const std::string& address) const override;

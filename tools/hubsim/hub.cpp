@@ -285,7 +285,14 @@ std::optional<std::string> devicebound_device(const std::string& filter) {
 
 void Hub::subscribe(const std::string& filter, core::Subscriber* subscriber,
                     core::SubscriptionOptions) {
-  if (auto device = devicebound_device(filter)) mqtt_c2d_[*device] = subscriber;
+  auto device = devicebound_device(filter);
+  if (!device) return;
+  mqtt_c2d_[*device] = subscriber;
+  // What waited for the device goes out now, after the SUBACK.
+  loop_.post([this, device = *device] {
+    if (!mqtt_c2d_.contains(device)) return;  // gone again: they keep waiting
+    for (auto& m : c2d_->take_waiting(device)) deliver_mqtt_c2d(device, m);
+  });
 }
 
 bool Hub::unsubscribe(const std::string& filter, core::Subscriber* subscriber) {
