@@ -43,16 +43,7 @@ Forwarder::~Forwarder() {
   *alive_ = false;
   loop_.cancel_timer(scan_timer_);
   loop_.cancel_timer(reconnect_timer_);
-}
-
-template <typename T, typename F>
-core::Callback<T> Forwarder::from_store(F f) {
-  return [loop = &loop_, alive = std::weak_ptr<bool>(alive_),
-          f = std::move(f)](core::Result<T> result) mutable {
-    loop->post([alive, f = std::move(f), result = std::move(result)]() mutable {
-      if (alive.lock()) f(std::move(result));
-    });
-  };
+  for (auto& [device, box] : outboxes_) loop_.cancel_timer(box.retry_timer);
 }
 
 void Forwarder::start() {
@@ -96,7 +87,17 @@ void Forwarder::scan() {
         {
           if (stopped_) return;
           if (result) {
+            std::string outboxes = outbox_queue("");
             for (const auto& q : *result) {
+              if (q.name.starts_with(outboxes)) {
+                // C2D kept from before a restart: offered again.
+                std::string device = q.name.substr(outboxes.size());
+                if (q.depth > 0 && !outboxes_.contains(device)) {
+                  outboxes_[device].end = q.next;
+                  open_outbox(device);
+                }
+                continue;
+              }
               if (!options_.drains(q.name)) continue;
               if (!queues_.contains(q.name)) {
                 add_queue(q.name);

@@ -50,10 +50,14 @@
 // AMQP accepted) -> complete, rejected (AMQP rejected, MQTT 5 PUBACK failure) -> reject,
 // released or no answer (the device disconnected first) -> abandon, so the hub redelivers it.
 // A message stored for an offline persistent MQTT session or in a routed queue is in
-// Holdfast's custody and completed. While no device subscribes it stays locked at the hub and
-// is offered again every `c2d_retry`. A device that subscribes locally before it sent
-// anything (want_c2d) is opened at the hub for its C2D alone; its queue takes over once it
-// appears.
+// Holdfast's custody and completed. A message no device is subscribed to is kept in the store
+// (the outbox, queue c2d/{upstream}/{device}) and completed at the hub once durable; so is
+// every C2D message of an MQTT upstream (Paho has acknowledged it already) and any message
+// behind kept ones (order). The outbox offers its head to the device, watched, every
+// `c2d_retry` and whenever the device subscribes; taken (accepted or rejected), it is
+// committed. Kept messages survive restarts.
+// A device that subscribes locally before it sent anything (want_c2d) is opened at the hub
+// for its C2D alone; its queue takes over once it appears.
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -102,7 +106,7 @@ struct ForwarderOptions {
   std::function<void(core::Message, std::shared_ptr<core::DeliveryWatch> watch,
                      std::function<void(core::Status)> done)>
       deliver_c2d;
-  std::chrono::milliseconds c2d_retry{2'000};  // a message nobody takes yet is offered again
+  std::chrono::milliseconds c2d_retry{2'000};  // a kept message nobody took is offered again
 };
 
 struct ForwarderStats {
@@ -115,9 +119,10 @@ struct ForwarderStats {
   std::atomic<std::uint64_t> throttled{0};      // of those, device-container-throttled
   std::atomic<std::uint64_t> connects{0};       // successful connections
   std::atomic<std::uint64_t> connect_failures{0};
-  std::atomic<std::uint64_t> c2d_delivered{0};  // cloud-to-device messages completed
+  std::atomic<std::uint64_t> c2d_delivered{0};  // cloud-to-device messages a device took
   std::atomic<std::uint64_t> c2d_rejected{0};   // rejected by the device
   std::atomic<std::uint64_t> c2d_abandoned{0};  // released by the device or not answered
+  std::atomic<std::uint64_t> c2d_kept{0};       // stored for a device that was not there
   std::atomic<bool> paused{false};               // set_paused(true): no new transfers are sent
   std::atomic<std::uint64_t> backlogs{0};       // queues split into backlog and live messages
   std::atomic<std::uint64_t> batches{0};        // batch transfers sent (each several messages)
@@ -154,6 +159,25 @@ class Forwarder final : public HubConnection::Listener {
 
  private:
   void offer_c2d(std::string device, std::uint64_t id, core::Message message);
+  // The C2D outbox: messages kept in the store queue c2d/{upstream}/{device} (cursor
+  // "bridge/{upstream}") until the device takes them.
+  struct Outbox {
+    bool open = false;      // the cursor's position is known
+    core::Seq next = 1;     // the first message not yet taken
+    bool offering = false;  // one message is with the local broker now
+    core::Seq end = 1;      // the seq the next append gets, as far as known
+    core::EventLoop::TimerId retry_timer = 0;
+  };
+  std::string outbox_queue(const std::string& device) const {
+    return "c2d/" + options_.upstream + "/" + device;
+  }
+  // Appends `message` to the device's outbox; `stored(ok)` once durable (or failed).
+  void keep_c2d(const std::string& device, core::Message message,
+                std::function<void(bool)> stored);
+  void open_outbox(const std::string& device);
+  void offer_kept(const std::string& device);
+  void kept_taken(const std::string& device, core::Seq seq, core::Outcome outcome);
+  void retry_kept(const std::string& device);
   void settle_c2d(HubConnection* hub, const std::string& device, std::uint64_t id,
                   core::Outcome outcome);
   using Clock = std::chrono::steady_clock;
@@ -220,7 +244,14 @@ class Forwarder final : public HubConnection::Listener {
   // then. It may fire on the store thread after the forwarder is gone: it touches only the
   // loop (which outlives every forwarder) and a weak pointer.
   template <typename T, typename F>
-  core::Callback<T> from_store(F f);
+  core::Callback<T> from_store(F f) {
+    return [loop = &loop_, alive = std::weak_ptr<bool>(alive_),
+            f = std::move(f)](core::Result<T> result) mutable {
+      loop->post([alive, f = std::move(f), result = std::move(result)]() mutable {
+        if (alive.lock()) f(std::move(result));
+      });
+    };
+  }
 
   core::EventLoop& loop_;
   core::QueueStore& store_;
@@ -233,6 +264,7 @@ class Forwarder final : public HubConnection::Listener {
   std::string last_failure_;  // logged once per distinct failure
   std::map<std::string, std::unique_ptr<Queue>> queues_;
   std::map<std::string, std::string> device_queue_;  // device -> queue
+  std::map<std::string, Outbox> outboxes_;            // device -> its C2D outbox
   core::EventLoop::TimerId scan_timer_ = 0;
   core::EventLoop::TimerId reconnect_timer_ = 0;
   std::mt19937 rng_{std::random_device{}()};

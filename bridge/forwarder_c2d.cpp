@@ -14,7 +14,9 @@ constexpr std::string_view kLog = "bridge";
 }  // namespace
 
 void Forwarder::want_c2d(const std::string& device) {
-  if (stopped_ || !options_.deliver_c2d || device_queue_.contains(device)) return;
+  if (stopped_ || !options_.deliver_c2d) return;
+  offer_kept(device);  // what waited for it in the store goes now
+  if (device_queue_.contains(device)) return;
   // Only a device this upstream can log in for (quietly: other upstreams may serve it).
   if (options_.keys) {
     if (!options_.keys->mint(options_.hub.host, device, "", core::now_s() + 60)) return;
@@ -55,6 +57,19 @@ void Forwarder::on_c2d(const std::string& device, std::uint64_t id, core::Messag
   m.address = "devices/" + device + "/messages/devicebound" + (bag.empty() ? "" : "/" + bag);
   m.origin = {core::Protocol::kInternal, "bridge/" + options_.upstream, device};
   m.received_at_ms = core::now_ms();
+  auto box = outboxes_.find(device);
+  bool behind_kept = box != outboxes_.end() && (!box->second.open || box->second.next < box->second.end);
+  if (!hub_->relays_c2d_settlement() || behind_kept) {
+    // Complete at the hub already (MQTT), or earlier messages wait in the store: keep it there
+    // too (in order), and complete it at the hub once it is durable.
+    HubConnection* hub = hub_.get();
+    keep_c2d(device, std::move(m), [this, hub, id](bool stored) {
+      if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
+      hub_->settle_c2d(id, stored ? HubConnection::C2dOutcome::kComplete
+                                  : HubConnection::C2dOutcome::kAbandon);
+    });
+    return;
+  }
   offer_c2d(device, id, std::move(m));
 }
 
@@ -83,10 +98,12 @@ void Forwarder::offer_c2d(std::string device, std::uint64_t id, core::Message me
           if (!alive.lock()) return;
           if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
           if (status.code() == core::Code::kNotFound) {
-            // Nobody subscribed yet: keep it locked at the hub and offer it again later.
-            loop_.add_timer(options_.c2d_retry, [this, hub, device, id, message = std::move(message),
-                                                 alive = std::weak_ptr<bool>(alive_)]() mutable {
-              if (alive.lock() && hub_.get() == hub) offer_c2d(device, id, std::move(message));
+            // Nobody subscribed: the message waits in the store, and is complete at the hub
+            // once it is durable there (Holdfast's custody, as for an offline session).
+            keep_c2d(device, std::move(message), [this, hub, id](bool stored) {
+              if (hub_.get() != hub || !connected_) return;
+              hub_->settle_c2d(id, stored ? HubConnection::C2dOutcome::kComplete
+                                          : HubConnection::C2dOutcome::kAbandon);
             });
           } else {
             core::log(core::LogLevel::kInfo, kLog,
@@ -119,6 +136,144 @@ void Forwarder::settle_c2d(HubConnection* hub, const std::string& device, std::u
       hub_->settle_c2d(id, HubConnection::C2dOutcome::kAbandon);
       return;
   }
+}
+
+// ---- the outbox: C2D kept in the store until the device takes it ---------------------------
+
+void Forwarder::keep_c2d(const std::string& device, core::Message message,
+                         std::function<void(bool)> stored) {
+  auto append = [this, device, stored](core::Message m) mutable {
+    std::vector<core::AppendRequest> batch(1);
+    batch[0].queue = outbox_queue(device);
+    batch[0].message = std::move(m);
+    store_.append(std::move(batch), from_store<std::vector<core::Seq>>(
+                                        [this, device, stored](auto seqs) {
+                                          if (!seqs) {
+                                            core::log_warn(kLog,
+                                                           "cannot keep a cloud-to-device "
+                                                           "message for '" + device + "': " +
+                                                               seqs.error().message());
+                                            stored(false);
+                                            return;
+                                          }
+                                          Outbox& box = outboxes_[device];
+                                          box.end = std::max(box.end, seqs->front() + 1);
+                                          ++stats_.c2d_kept;
+                                          stored(true);
+                                          offer_kept(device);
+                                        }));
+  };
+  Outbox& box = outboxes_[device];
+  if (box.open) {
+    append(std::move(message));
+    return;
+  }
+  // The cursor first: the store keeps a message until every cursor of its queue took it.
+  store_.create_cursor(outbox_queue(device), cursor(),
+                       from_store<core::Seq>([this, device, append, stored,
+                                              m = std::move(message)](auto pos) mutable {
+                         if (!pos) {
+                           core::log_warn(kLog, "cannot keep a cloud-to-device message for '" +
+                                                    device + "': " + pos.error().message());
+                           stored(false);
+                           return;
+                         }
+                         Outbox& box = outboxes_[device];
+                         if (!box.open) {
+                           box.open = true;
+                           box.next = *pos;
+                           box.end = std::max(box.end, *pos);
+                         }
+                         append(std::move(m));
+                       }));
+}
+
+void Forwarder::open_outbox(const std::string& device) {
+  store_.create_cursor(outbox_queue(device), cursor(),
+                       from_store<core::Seq>([this, device](auto pos) {
+                         if (!pos) return;  // the next scan tries again
+                         Outbox& box = outboxes_[device];
+                         if (box.open) return;
+                         box.open = true;
+                         box.next = *pos;
+                         box.end = std::max(box.end, *pos);
+                         offer_kept(device);
+                       }));
+}
+
+void Forwarder::offer_kept(const std::string& device) {
+  auto it = outboxes_.find(device);
+  if (stopped_ || it == outboxes_.end() || !options_.deliver_c2d) return;
+  Outbox& box = it->second;
+  if (!box.open || box.offering || box.next >= box.end) return;
+  box.offering = true;
+  core::ReadRequest r;
+  r.from = box.next;
+  r.max_messages = 1;
+  store_.read(outbox_queue(device), r, from_store<core::ReadResult>([this, device](auto result) {
+    Outbox& box = outboxes_[device];
+    if (!result || result->messages.empty()) {
+      box.offering = false;
+      if (result) {
+        box.next = std::max(box.next, result->next);  // purged meanwhile
+      } else {
+        retry_kept(device);
+      }
+      return;
+    }
+    core::StoredMessage m = std::move(result->messages.front());
+    box.next = m.seq;
+    core::Seq seq = m.seq;
+    auto watch = core::DeliveryWatch::make(
+        [this, device, seq, loop = &loop_, alive = std::weak_ptr<bool>(alive_)](core::Outcome o) {
+          loop->post([this, device, seq, o, alive] {
+            if (alive.lock()) kept_taken(device, seq, o);
+          });
+        });
+    options_.deliver_c2d(std::move(m.message), watch,
+                         [this, device, watch, loop = &loop_,
+                          alive = std::weak_ptr<bool>(alive_)](core::Status status) {
+                           if (status.ok()) {
+                             watch->close();
+                             return;
+                           }
+                           watch->cancel();  // not there yet: offered again on subscribe
+                           loop->post([this, device, alive] {
+                             if (alive.lock()) retry_kept(device);
+                           });
+                         });
+  }));
+}
+
+void Forwarder::kept_taken(const std::string& device, core::Seq seq, core::Outcome outcome) {
+  Outbox& box = outboxes_[device];
+  if (outcome != core::Outcome::kAccepted && outcome != core::Outcome::kRejected) {
+    retry_kept(device);  // released, or the device left before answering
+    return;
+  }
+  if (outcome == core::Outcome::kAccepted) {
+    ++stats_.c2d_delivered;
+  } else {
+    ++stats_.c2d_rejected;
+    core::log(core::LogLevel::kInfo, kLog,
+              "cloud-to-device message for '" + device +
+                  "' rejected by the device (complete at the hub already: dropped)",
+              "c2d-rejected");
+  }
+  box.offering = false;
+  box.next = seq + 1;
+  store_.commit(outbox_queue(device), cursor(), seq, from_store<core::Seq>([](auto) {}));
+  offer_kept(device);
+}
+
+void Forwarder::retry_kept(const std::string& device) {
+  Outbox& box = outboxes_[device];
+  box.offering = false;
+  if (box.retry_timer != 0 || stopped_) return;
+  box.retry_timer = loop_.add_timer(options_.c2d_retry, [this, device] {
+    outboxes_[device].retry_timer = 0;
+    offer_kept(device);
+  });
 }
 
 }  // namespace holdfast::bridge

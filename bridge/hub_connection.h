@@ -74,6 +74,9 @@ class HubConnection {
   // it) or reject (dead-lettered at the hub). Unknown ids (from before a reconnect) are ignored.
   enum class C2dOutcome : std::uint8_t { kComplete, kAbandon, kReject };
   virtual void settle_c2d(std::uint64_t id, C2dOutcome outcome) = 0;
+  // False when a C2D message is complete at the hub as soon as it arrives (MQTT: Paho sends
+  // the PUBACK itself), so Holdfast must keep it durably before offering it to the device.
+  virtual bool relays_c2d_settlement() const { return true; }
   // Messages the device may send now (0 until on_device_ready).
   virtual int credit(const std::string& device) const = 0;
   enum class SendResult : std::uint8_t { kSent, kBusy, kTooLarge };

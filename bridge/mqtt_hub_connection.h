@@ -49,6 +49,7 @@ class MqttHubConnection final : public HubConnection {
   void open_device(const std::string& device, const std::string& token,
                    bool receive_c2d = false) override;
   void settle_c2d(std::uint64_t id, C2dOutcome outcome) override;
+  bool relays_c2d_settlement() const override { return false; }
   int credit(const std::string& device) const override;
   SendResult send(const std::string& device, const core::Message& message, std::uint64_t tag,
                   std::string& why) override;

@@ -212,12 +212,16 @@ std::string Daemon::metrics() {
          "Of the forwarded messages, those sent as live while their queue drained a backlog.",
          [](const auto& s) { return s.live_forwarded.load(); });
     m.family("holdfast_bridge_c2d_total", "counter",
-             "Cloud-to-device messages settled at the hub, by what the device did.");
+             "Cloud-to-device messages by what became of them: taken by the device (complete at "
+             "the hub), rejected by it, abandoned (handed back to the hub), kept in the store "
+             "for a device that was not there.");
     for (const auto& u : upstreams) {
-      std::string up = "upstream=\"" + label(u.name) + "\",";
-      m.sample("holdfast_bridge_c2d_total", u.stats->c2d_delivered.load(), up + "outcome=\"complete\"");
-      m.sample("holdfast_bridge_c2d_total", u.stats->c2d_rejected.load(), up + "outcome=\"reject\"");
-      m.sample("holdfast_bridge_c2d_total", u.stats->c2d_abandoned.load(), up + "outcome=\"abandon\"");
+      std::string up = "upstream=\"" + label(u.name) + "\",outcome=";
+      const auto& s = *u.stats;
+      m.sample("holdfast_bridge_c2d_total", s.c2d_delivered.load(), up + "\"taken\"");
+      m.sample("holdfast_bridge_c2d_total", s.c2d_rejected.load(), up + "\"rejected\"");
+      m.sample("holdfast_bridge_c2d_total", s.c2d_abandoned.load(), up + "\"abandoned\"");
+      m.sample("holdfast_bridge_c2d_total", s.c2d_kept.load(), up + "\"kept\"");
     }
   }
   return m.str();

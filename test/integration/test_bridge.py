@@ -469,19 +469,28 @@ window = {self.WINDOW}
         self.flush(c)
         wait_until(lambda: self.c2d_completed() == 2, EVENT_TIMEOUT, "both completed at the hub")
 
-    def test_cloud_to_device_waits_for_the_device_to_subscribe(self):
+    def test_cloud_to_device_waits_in_the_store_through_a_restart(self):
+        # No device subscribed: kept in the store (complete at the hub once durable), through
+        # a SIGKILL, then delivered in order when the device subscribes.
         self.publish("dev2", [b"hello"])
         self.wait_forwarded("dev2", 1)
-        self.hub.c2d("dev2", b"later", message_id="c-3")
-        wait_until(lambda: self.hub.status()["c2d"]["sent"] == 1, EVENT_TIMEOUT, "queued")
-        self.assertEqual(self.c2d_completed(), 0)
+        self.hub.c2d("dev2", b"one", message_id="c-1")
+        self.hub.c2d("dev2", b"two", message_id="c-2")
+        wait_until(lambda: self.broker.depth("c2d/hub/dev2") == 2, EVENT_TIMEOUT,
+                   "both kept in the store")
+        wait_until(lambda: self.c2d_completed() == 2, EVENT_TIMEOUT, "complete at the hub")
+        self.broker.kill()
+        self.broker.restart()
         device = PahoClient(self.broker.mqtt_port, "dev2")
         self.addCleanup(device.close)
         device.connect()
         device.subscribe([("devices/dev2/messages/devicebound/#", 1)])
-        [got] = device.inbox.wait_count(1)
-        self.assertEqual(got.payload, b"later")
-        wait_until(lambda: self.c2d_completed() == 1, EVENT_TIMEOUT, "completed at the hub")
+        got = device.inbox.wait_count(2)
+        self.assertEqual([m.payload for m in got], [b"one", b"two"])
+        self.assertIn("%24.mid=c-1", got[0].topic)
+        wait_until(lambda: self.broker.depth("c2d/hub/dev2") == 0, EVENT_TIMEOUT,
+                   "taken from the store")
+        self.assertEqual(self.c2d_completed(), 2, "nothing went back to the hub")
 
     def test_cloud_to_device_for_a_device_that_never_sent_anything(self):
         # bulk9 has a key but no queue yet: subscribing is enough for the bridge to open it.
@@ -565,7 +574,8 @@ window = {self.WINDOW}
         wait_until(lambda: self.c2d_settled()["completed"] == 2, EVENT_TIMEOUT,
                    "completed at the hub after the PUBACK")
         self.assertEqual(self.c2d_settled(), {"completed": 2, "rejected": 1, "abandoned": 2})
-        for outcome, n in (("complete", 2), ("reject", 1), ("abandon", 2)):
+        # c-3 came back while no device was subscribed: kept in the store, then taken.
+        for outcome, n in (("taken", 2), ("rejected", 1), ("abandoned", 2), ("kept", 1)):
             self.assertEqual(self.broker.metric("holdfast_bridge_c2d_total", upstream="hub",
                                                 outcome=outcome), n, outcome)
 
@@ -591,7 +601,7 @@ class TokenPassthroughTest(BridgeTest):
     test_an_untrusted_certificate_is_refused_and_logged = None
     test_a_certificate_for_another_host_name_is_refused_and_logged = None
     test_cloud_to_device_reaches_mqtt_and_amqp_devices = None
-    test_cloud_to_device_waits_for_the_device_to_subscribe = None
+    test_cloud_to_device_waits_in_the_store_through_a_restart = None
     test_the_devices_answer_to_cloud_to_device_is_relayed_to_the_hub = None
     test_cloud_to_device_for_a_device_that_never_sent_anything = None
 

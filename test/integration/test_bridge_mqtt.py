@@ -69,20 +69,6 @@ class MqttBridgeTest(test_bridge.BridgeTest):
         # Over MQTT the hub counts a C2D message complete once it handed it to the bridge.
         return self.hub.status()["c2d"]["mqtt_delivered"]
 
-    def test_cloud_to_device_waits_for_the_device_to_subscribe(self):
-        # Over MQTT the hub hands the message over at once; holdfastd keeps offering it locally.
-        self.publish("dev2", [b"hello"])
-        self.wait_forwarded("dev2", 1)
-        wait_until(lambda: self.hub.status()["connections"] >= 1, EVENT_TIMEOUT, "dev2 online")
-        self.hub.c2d("dev2", b"later", message_id="c-3")
-        wait_until(lambda: self.c2d_completed() == 1, EVENT_TIMEOUT, "handed to the bridge")
-        device = PahoClient(self.broker.mqtt_port, "dev2")
-        self.addCleanup(device.close)
-        device.connect()
-        device.subscribe([("devices/dev2/messages/devicebound/#", 1)])
-        [got] = device.inbox.wait_count(1)
-        self.assertEqual(got.payload, b"later")
-
     def test_the_devices_answer_to_cloud_to_device_is_relayed_to_the_hub(self):
         self.skipTest("over MQTT Paho acknowledges a C2D message as it arrives, and IoT Hub's "
                       "MQTT has no reject or abandon")
