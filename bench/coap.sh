@@ -9,13 +9,15 @@
 # The same load on both sides: MQTT keeps MQTT_PUBLISHERS x MQTT_INFLIGHT publishes awaiting
 # PUBACK; a CoAP client has one confirmable request outstanding (NSTART = 1, RFC 7252 4.7), so
 # unless --clients is given the CoAP run has as many clients as MQTT has messages in flight
-# (fewer clients measure their round trip, not the server).
+# (fewer clients measure their round trip, not the server). The MQTT load comes from
+# MQTT_PROCESSES processes (default 2): one Paho process saturates a core before holdfastd
+# does, which would flatter CoAP.
 #
 # Arguments go to `holdfast-bench coap` (not --host/--port/--label/--kv):
 #   bench/coap.sh                          # 640 CON clients, 100 B, 10 s (+1 s warm-up)
 #   bench/coap.sh --clients 50 --non-clients 50
 # Environment: BUILD_DIR (default: build/bench), JOBS (default: 2), MQTT_PUBLISHERS (default 10),
-# MQTT_INFLIGHT (default 64), TMPDIR (where the store goes: keep it on the disk you mean to
+# MQTT_INFLIGHT (default 64), MQTT_PROCESSES (default 2), TMPDIR (where the store goes: keep it on the disk you mean to
 # measure, not tmpfs).
 set -euo pipefail
 
@@ -95,7 +97,8 @@ echo "$coap_out" | grep -v '^result\.'
 per_message "$c0" "$c1" "$(echo "$coap_out" | sed -n 's/^result\.con_total=//p')"
 m0=$(cpu_ticks)
 mqtt_out=$("$bench" mqtt --host 127.0.0.1 --port "$mqtt_port" --qos 1 \
-  --publishers "$publishers" --inflight "$inflight" --kv) || die "mqtt run failed"
+  --publishers "$publishers" --inflight "$inflight" --processes "${MQTT_PROCESSES:-2}" --kv) ||
+  die "mqtt run failed"
 m1=$(cpu_ticks)
 echo "$mqtt_out" | grep -v '^result\.' | tail -8
 per_message "$m0" "$m1" "$(echo "$mqtt_out" | sed -n 's/^result\.acked_total=//p')"

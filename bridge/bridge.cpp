@@ -43,9 +43,14 @@ void Bridge::stop() {
 }
 
 void Bridge::notify(const std::string& queue) {
+  notify(std::vector<std::string>{queue});
+}
+
+void Bridge::notify(const std::vector<std::string>& queues) {
   {
     std::lock_guard lock(notify_mu_);
-    if (!notified_.insert(queue).second || notify_posted_) return;
+    for (const auto& q : queues) notified_.insert(q);
+    if (queues.empty() || notify_posted_) return;
     notify_posted_ = true;
   }
   loop_->post([this] {

@@ -29,6 +29,8 @@ class Bridge {
   // `queue` grew (the router's append listener calls this on the io thread, once per append).
   // Coalesced: one task reaches the bridge thread per burst, whatever the number of appends.
   void notify(const std::string& queue);
+  // The same for several queues at once (duplicates allowed).
+  void notify(const std::vector<std::string>& queues);
   // A local device subscribed to its cloud-to-device messages (any thread): every upstream
   // that can log in for it receives them, even before the device sent anything.
   void want_c2d(const std::string& device);

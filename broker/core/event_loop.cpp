@@ -56,7 +56,8 @@ void EventLoop::post(Task task) {
     wake = posted_.empty();
     posted_.push_back(std::move(task));
   }
-  if (wake) {
+  // The loop's own thread checks posted_ before it waits (run()): no wake-up needed.
+  if (wake && !in_loop_thread()) {
     std::uint64_t one = 1;
     ssize_t n = write(wake_fd_, &one, sizeof one);
     (void)n;
@@ -138,7 +139,12 @@ void EventLoop::run() {
   constexpr int kMaxEvents = 64;
   epoll_event events[kMaxEvents];
   while (!stopping_) {
-    int n = epoll_wait(epoll_fd_, events, kMaxEvents, next_timeout_ms());
+    int timeout = next_timeout_ms();
+    {
+      std::lock_guard lock(mu_);
+      if (!posted_.empty()) timeout = 0;  // posted from this thread, without a wake-up
+    }
+    int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) {
       status_ = errno_status("epoll_wait");
       return;

@@ -16,6 +16,7 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -50,9 +51,10 @@ class EventLoop {
   void run();
   // Any thread. run() returns after finishing the current turn.
   void stop();
-  // Any thread. Runs `task` on the loop's thread, in posting order.
+  // Any thread. Runs `task` on the loop's thread, in posting order. Posted from the loop's
+  // own thread it costs no system call: the loop runs it before it waits again.
   void post(Task task);
-  bool in_loop_thread() const { return std::this_thread::get_id() == thread_id_; }
+  bool in_loop_thread() const { return std::this_thread::get_id() == thread_id_.load(); }
 
   // Loop thread. Watches `fd` for `events`; the handler stays until remove(fd).
   Status add(int fd, std::uint32_t events, IoHandler handler);
@@ -89,7 +91,7 @@ class EventLoop {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool stopping_ = false;
-  std::thread::id thread_id_;
+  std::atomic<std::thread::id> thread_id_;
   std::unordered_map<int, std::shared_ptr<Watch>> watches_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timer_heap_;
   std::unordered_map<TimerId, Task> timers_;

@@ -65,10 +65,25 @@ core::Result<std::unique_ptr<Daemon>> Daemon::start(const config::Config& config
   // The listeners' Ingress: notes which devices send, then hands every message to the router.
   d->devices_ = std::make_unique<DeviceTracker>(*d->router_, 10'000);
   if (auto s = d->start_bridge(config); !s.ok()) return core::error(s);
-  d->router_->set_append_listener([dispatcher = d->dispatcher_.get(), bridge = d->bridge_.get()](
+  // The bridge hears of grown queues once per io-loop turn (a group commit completes many
+  // appends at once): one hand-over to its thread instead of one per append.
+  struct Grown {
+    std::vector<std::string> queues;
+    bool flush_posted = false;
+  };
+  d->router_->set_append_listener([dispatcher = d->dispatcher_.get(), bridge = d->bridge_.get(),
+                                   loop = d->loop_.get(), grown = std::make_shared<Grown>()](
                                       const std::string& queue, core::Seq seq) {
     dispatcher->appended(queue, seq);
-    if (bridge) bridge->notify(queue);
+    if (!bridge) return;
+    if (grown->queues.empty() || grown->queues.back() != queue) grown->queues.push_back(queue);
+    if (grown->flush_posted) return;
+    grown->flush_posted = true;
+    loop->post([bridge, grown] {
+      grown->flush_posted = false;
+      bridge->notify(grown->queues);
+      grown->queues.clear();
+    });
   });
   if (d->bridge_) {
     // A device subscribing to its C2D messages gets them even before it sent anything.

@@ -3,23 +3,53 @@
 //
 // libcoap (epoll build) keeps its sockets and its retransmission timerfd in one epoll set of its
 // own, whose descriptor sits in our loop. coap_io_process() on each readiness would read one
-// datagram per call and re-arm the timerfd twice; drain() instead takes libcoap's ready events
+// datagram per call and re-arm the timerfd twice. CoapIo instead takes libcoap's ready events
 // itself and hands them to coap_io_do_epoll() (libcoap's API for applications that run epoll
-// themselves), several rounds per readiness while datagrams keep coming.
+// themselves). libcoap 4.3 reads one datagram per event and, after every call, walks all its
+// sessions to re-arm its timer (coap_io_prepare_epoll: O(sessions) plus a timerfd_settime).
+// So a readable UDP socket's event is passed as many times as the socket holds datagrams
+// (estimated from its receive queue's memory, SO_MEMINFO): one call, one walk and one timer
+// update per batch instead of per datagram. An underestimate leaves datagrams for the next
+// round (the sets are level-triggered); an overestimate costs one recvmsg() that finds nothing
+// per extra copy.
 //
 // Concurrency: io thread only; never blocks.
 
 #include <coap3/coap.h>
+#include <sys/epoll.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
 
 namespace holdfast::coap {
 
-// Processes up to `max_rounds` batches of libcoap's ready events; returns how many events ran.
-int drain(coap_context_t* context, int coap_fd, int max_rounds);
+class CoapIo {
+ public:
+  // `coap_fd`: coap_context_get_coap_fd(). Finds libcoap's UDP sockets in that set (Linux
+  // lists them in the set's fdinfo with their epoll data, libcoap's socket pointer).
+  CoapIo(coap_context_t* context, int coap_fd);
 
-// Asks for `bytes` of receive buffer on every UDP socket in libcoap's epoll set `coap_fd`
-// (libcoap 4.3 gives no access to its sockets; the kernel's default, about 208 KiB, drops
-// requests when hundreds of clients send at once). The kernel caps it at net.core.rmem_max.
-// Returns the buffer size the first such socket got (0 if none was found).
-int enlarge_receive_buffers(int coap_fd, int bytes);
+  // Processes up to `max_rounds` batches of libcoap's ready events; returns the datagrams (and
+  // timer expiries) handed to libcoap.
+  int drain(int max_rounds);
+
+  // Asks for `bytes` of receive buffer on every UDP socket found (libcoap 4.3 gives no access
+  // to its sockets; the kernel's default, about 208 KiB, drops requests when hundreds of
+  // clients send at once). The kernel caps it at net.core.rmem_max. Returns the buffer size
+  // the first socket got (0 if none was found).
+  int enlarge_receive_buffers(int bytes);
+
+  std::size_t sockets() const { return sockets_.size(); }
+
+ private:
+  int pending_datagrams(int fd) const;
+
+  coap_context_t* context_;
+  int coap_fd_;
+  std::unordered_map<std::uint64_t, int> sockets_;  // epoll data (libcoap's socket) -> fd
+  std::vector<epoll_event> batch_;
+};
 
 }  // namespace holdfast::coap

@@ -124,7 +124,8 @@ core::Status CoapServer::start() {
   fd_ = coap_context_get_coap_fd(ctx);
   if (fd_ < 0) return {core::Code::kUnsupported, what + ": this libcoap has no epoll support"};
   if (auto s = loop_.add(fd_, EPOLLIN, [this](std::uint32_t) { process(); }); !s.ok()) return s;
-  int buffer = enlarge_receive_buffers(fd_, options_.receive_buffer_bytes);
+  io_ = std::make_unique<CoapIo>(ctx, fd_);
+  int buffer = io_->enlarge_receive_buffers(options_.receive_buffer_bytes);
   if (buffer < options_.receive_buffer_bytes) {
     core::log(core::LogLevel::kInfo, kLog,
               what + ": UDP receive buffer " + std::to_string(buffer) + " bytes (asked for " +
@@ -139,7 +140,7 @@ core::Status CoapServer::start() {
 
 void CoapServer::process() {
   processing = this;
-  drain(context_.get(), fd_, kDrainRounds);
+  io_->drain(kDrainRounds);
   processing = nullptr;
 }
 

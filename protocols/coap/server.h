@@ -53,6 +53,7 @@
 
 namespace holdfast::coap {
 
+class CoapIo;
 class Dtls;
 class Uploads;
 class QueueReads;
@@ -180,6 +181,7 @@ class CoapServer {
   RateLimiter limiter_;
   ContextPtr context_;
   int fd_ = -1;
+  std::unique_ptr<CoapIo> io_;
   struct Endpoint {
     std::chrono::steady_clock::time_point since;
     bool admitted = true;
