@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -77,6 +79,28 @@ TEST(EventLoop, KnowsItsThread) {
   runner.join();
   EXPECT_TRUE(inside);
   EXPECT_FALSE(outside);
+}
+
+TEST(EventLoop, ATaskPostedFromTheLoopThreadRunsWithoutAWakeUp) {
+  // Posted from its own thread, post() skips the eventfd: the loop must still run the task
+  // instead of sleeping in epoll_wait (no timer, no fd: it would sleep forever).
+  EventLoop loop;
+  std::promise<void> ran;
+  std::atomic<int> chain{0};
+  std::function<void()> step = [&] {
+    if (++chain == 100) {
+      ran.set_value();
+      return;
+    }
+    loop.post(step);
+  };
+  std::thread runner([&] { loop.run(); });
+  loop.post(step);
+  auto done = ran.get_future();
+  bool finished = done.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  loop.stop();  // from outside: this one wakes the loop
+  runner.join();
+  EXPECT_TRUE(finished) << "the loop slept with " << chain.load() << " of 100 tasks run";
 }
 
 }  // namespace
