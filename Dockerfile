@@ -14,7 +14,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config librocksdb-dev libssl-dev libtomlplusplus-dev \
       libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libpaho-mqtt-dev libqpid-proton11-dev \
-      libcoap3-dev \
+      libcoap3-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -31,7 +31,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libsnappy1v5 zlib1g libbz2-1.0 liblz4-1 libzstd1 libssl3 libtomlplusplus3 \
-      libcpp-httplib0.11 libbrotli1 libqpid-proton11 libcoap3 ca-certificates curl \
+      libcpp-httplib0.11 libbrotli1 libqpid-proton11 libcoap3 libjemalloc2 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --home-dir /var/lib/holdfast --create-home holdfast
 COPY --from=build /opt/holdfast/bin/ /usr/local/bin/

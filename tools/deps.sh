@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config  # toolchain
   librocksdb-dev                    # storage/
+  libjemalloc-dev                   # holdfastd's allocator
   libssl-dev                        # broker/iothub (OpenSSL::Crypto)
   libtomlplusplus-dev               # broker/config
   libcpp-httplib-dev                # broker/admin

@@ -11,6 +11,12 @@
 #include "broker/core/log.h"
 #include "broker/daemon/daemon.h"
 
+#ifdef HOLDFAST_JEMALLOC
+constexpr const char* kAllocator = " (jemalloc)";
+#else
+constexpr const char* kAllocator = "";
+#endif
+
 namespace {
 
 constexpr const char* kUsage =
@@ -69,7 +75,7 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     } else if (arg == "--version") {
-      std::cout << "holdfastd " << HOLDFAST_VERSION << "\n";
+      std::cout << "holdfastd " << HOLDFAST_VERSION << kAllocator << "\n";
       return 0;
     } else if (arg == "--print-default-config") {
       std::cout << config::print_default_config();
