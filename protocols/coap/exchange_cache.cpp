@@ -1,13 +1,35 @@
 #include "protocols/coap/exchange_cache.h"
 
+#include <cstring>
+#include <functional>
+
 namespace holdfast::coap {
 
-std::string ExchangeCache::key(std::string_view peer, std::uint16_t mid) {
-  std::string k(peer);
-  k.push_back('#');
-  k.push_back(static_cast<char>(mid >> 8));
-  k.push_back(static_cast<char>(mid & 0xff));
+ExchangeCache::Key ExchangeCache::key(std::string_view peer, std::uint16_t mid) {
+  Key k;
+  k.mid = mid;
+  if (peer.size() <= Key::kPeerBytes) {
+    std::memcpy(k.peer.data(), peer.data(), peer.size());
+    k.length = static_cast<std::uint8_t>(peer.size());
+  } else {
+    std::size_t h = std::hash<std::string_view>{}(peer);
+    constexpr std::size_t kKept = Key::kPeerBytes - sizeof h;
+    std::memcpy(k.peer.data(), peer.data(), kKept);
+    std::memcpy(k.peer.data() + kKept, &h, sizeof h);
+    k.length = 0xff;
+  }
   return k;
+}
+
+std::size_t ExchangeCache::KeyHash::operator()(const Key& k) const noexcept {
+  // FNV-1a over the bytes that matter.
+  std::uint64_t h = 14695981039346656037ull;
+  auto mix = [&h](unsigned char byte) { h = (h ^ byte) * 1099511628211ull; };
+  std::size_t n = k.length == 0xff ? Key::kPeerBytes : k.length;
+  for (std::size_t i = 0; i < n; ++i) mix(static_cast<unsigned char>(k.peer[i]));
+  mix(static_cast<unsigned char>(k.mid >> 8));
+  mix(static_cast<unsigned char>(k.mid & 0xff));
+  return static_cast<std::size_t>(h);
 }
 
 std::optional<ExchangeCache::Answer> ExchangeCache::find(std::string_view peer, std::uint16_t mid,
@@ -22,14 +44,15 @@ void ExchangeCache::remember(std::string_view peer, std::uint16_t mid, Answer an
                              Clock::time_point now) {
   expire(now);
   if (max_entries_ == 0) return;
-  std::string k = key(peer, mid);
+  Key k = key(peer, mid);
   auto expires = now + lifetime_;
-  if (auto it = entries_.find(k); it != entries_.end()) drop_body(it);
   bool has_body = answer.body != nullptr;
   if (has_body) body_bytes_ += answer.body->size();
-  entries_[k] = Entry{std::move(answer), expires};
+  auto [it, inserted] = entries_.try_emplace(k);
+  if (!inserted) drop_body(it);
+  it->second = Entry{std::move(answer), expires};
   if (has_body) bodies_.emplace_back(expires, k);
-  order_.emplace_back(expires, std::move(k));
+  order_.emplace_back(expires, k);
   while (entries_.size() > max_entries_ && !order_.empty()) {
     auto& [when, oldest] = order_.front();
     auto it = entries_.find(oldest);

@@ -17,6 +17,7 @@
 //
 // Concurrency: io thread only; never blocks.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -61,12 +62,25 @@ class ExchangeCache {
   std::size_t body_bytes() const { return body_bytes_; }
 
  private:
+  // (peer, message-id) in 32 bytes, compared and hashed as such: no string per entry, one hash
+  // per operation. A peer longer than kPeerBytes (none in practice: IPv4 is 6 bytes, IPv6 18)
+  // keeps its first bytes and a hash of the whole.
+  struct Key {
+    static constexpr std::size_t kPeerBytes = 28;
+    std::array<char, kPeerBytes> peer{};
+    std::uint16_t mid = 0;
+    std::uint8_t length = 0;
+    friend bool operator==(const Key&, const Key&) = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept;
+  };
   struct Entry {
     Answer answer;
     Clock::time_point expires;
   };
-  using Entries = std::unordered_map<std::string, Entry>;
-  static std::string key(std::string_view peer, std::uint16_t mid);
+  using Entries = std::unordered_map<Key, Entry, KeyHash>;
+  static Key key(std::string_view peer, std::uint16_t mid);
   void expire(Clock::time_point now);
   void erase(Entries::iterator it);
   void drop_body(Entries::iterator it);
@@ -76,8 +90,8 @@ class ExchangeCache {
   std::size_t max_body_bytes_;
   std::size_t body_bytes_ = 0;
   Entries entries_;
-  std::deque<std::pair<Clock::time_point, std::string>> order_;   // by expiry (= insertion)
-  std::deque<std::pair<Clock::time_point, std::string>> bodies_;  // entries with a body, same
+  std::deque<std::pair<Clock::time_point, Key>> order_;   // by expiry (= insertion)
+  std::deque<std::pair<Clock::time_point, Key>> bodies_;  // entries with a body, same
 };
 
 }  // namespace holdfast::coap
