@@ -35,6 +35,14 @@ void on_log(coap_log_t level, const char* message) {
   // Registering a separate response copies the request into a PDU of datagram size, which
   // cannot hold a reassembled Block1 body; the copy is not needed (the body is stored).
   if (text.find("coap_pdu_resize: pdu too big") != text.npos) level = LOG_DEBUG;
+  // CoapIo passes a readable socket's event once per datagram it estimates; a read that finds
+  // the queue empty already (the estimate was high) is expected: libcoap's two lines about it
+  // ("coap_network_read: Resource temporarily unavailable", then "...: read failed") are not
+  // warnings here.
+  static thread_local bool after_eagain = false;
+  bool eagain = text.find("coap_network_read: Resource temporarily unavailable") != text.npos;
+  if (eagain || (after_eagain && text.find(": read failed") != text.npos)) level = LOG_DEBUG;
+  after_eagain = eagain;
   core::LogLevel ours = level <= LOG_ERR       ? core::LogLevel::kError
                         : level <= LOG_WARNING ? core::LogLevel::kWarn
                         : level <= LOG_INFO    ? core::LogLevel::kInfo
