@@ -28,7 +28,7 @@ from proton.utils import BlockingConnection
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_mqtt  # noqa: E402  (BrokerTest, the binary)
-from test_coap import coap_client  # noqa: E402
+from test_coap import CoapObserver, coap_client  # noqa: E402
 from test_holdfastctl import xtea_ecb_encrypt  # noqa: E402
 from harness import (CONNACK_ACCEPTED, EVENT_TIMEOUT, LOCALHOST, START_TIMEOUT,  # noqa: E402
                      PahoClient, RawClient, connect_packet, free_ports, payload, sha,
@@ -512,6 +512,18 @@ window = {self.WINDOW}
         self.assertEqual([m.payload for m in got], [b"first", b"second"])
         wait_until(lambda: self.c2d_completed() == 2, EVENT_TIMEOUT, "completed at the hub")
 
+    def test_cloud_to_device_reaches_a_coap_observer(self):
+        # bulk8 never sent anything: observing its devicebound topic opens it at the hub.
+        observer = CoapObserver(f"coap://{LOCALHOST}:{self.broker.coap_port}"
+                                "/devices/bulk8/messages/devicebound/%23")
+        self.addCleanup(observer.close)
+        wait_until(lambda: "device 'bulk8' subscribed to its cloud-to-device messages"
+                   in self.broker.log_text(), EVENT_TIMEOUT, "the bridge told of the observer")
+        command = payload(self.rng, 7, 40)
+        self.hub.c2d("bulk8", command, message_id="c-9")
+        observer.wait_for_payloads([command])
+        wait_until(lambda: self.c2d_completed() == 1, EVENT_TIMEOUT, "completed at the hub")
+
     @staticmethod
     def flush(c: BlockingConnection) -> None:
         """Until the settlements the receiver made are written to the broker."""
@@ -604,6 +616,7 @@ class TokenPassthroughTest(BridgeTest):
     test_cloud_to_device_waits_in_the_store_through_a_restart = None
     test_the_devices_answer_to_cloud_to_device_is_relayed_to_the_hub = None
     test_cloud_to_device_for_a_device_that_never_sent_anything = None
+    test_cloud_to_device_reaches_a_coap_observer = None
 
     def device(self, device: str, key: str) -> PahoClient:
         c = PahoClient(self.broker.mqtt_port, device)

@@ -137,6 +137,38 @@ class RawCoap:
 # ---- coap-client -------------------------------------------------------------------------------
 
 
+class CoapObserver:
+    """coap-client-notls observing `url` for 60 s; its packet dump (-v 6) is read as it comes."""
+
+    def __init__(self, url: str):
+        self.proc = subprocess.Popen(["stdbuf", "-oL", "coap-client-notls", "-v", "6", "-s", "60",
+                                      "-B", "60", url],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.lines, self.seen = [], threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            with self.seen:
+                self.lines.append(raw)
+                self.seen.notify_all()
+
+    def wait_for_payloads(self, payloads: list, timeout: float = EVENT_TIMEOUT):
+        """Until every payload appeared in a notification, or AssertionError."""
+        want = [b"<<" + p.hex().encode() + b">>" for p in payloads]
+        with self.seen:
+            ok = self.seen.wait_for(lambda: all(any(w in l for l in self.lines) for w in want),
+                                    timeout)
+        if not ok:
+            raise AssertionError("coap-client did not show every payload: " +
+                                 b"".join(self.lines[-20:]).decode(errors="replace"))
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
 def coap_client(url: str, method: str = "post", data: bytes = None, non: bool = False,
                 block: int = None, extra: tuple = (), binary: str = "coap-client-notls",
                 timeout: float = CLIENT_TIMEOUT) -> subprocess.CompletedProcess:
@@ -412,28 +444,14 @@ class ConsumerTest(CoapTest):
         self.assertIn("4.04", response_codes(r.stdout))
 
     def test_observe_pushes_new_messages_from_coap_and_mqtt(self):
-        proc = subprocess.Popen(["stdbuf", "-oL", "coap-client-notls", "-v", "6", "-s", "60",
-                                 "-B", "60", self.url("live/+")],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stdout.close()))
-        lines, seen = [], threading.Condition()
-
-        def read():
-            for raw in proc.stdout:
-                with seen:
-                    lines.append(raw)
-                    seen.notify_all()
-        threading.Thread(target=read, daemon=True).start()
+        observer = CoapObserver(self.url("live/+"))
+        self.addCleanup(observer.close)
         wait_until(lambda: self.metric("holdfast_coap_observers") >= 1, EVENT_TIMEOUT,
                    "the observation registered")
         first, second = payload(self.rng, 1, 30), payload(self.rng, 2, 30)
         self.post("live/coap", first, non=True)
         mosquitto_pub(self.port, "live/mqtt", second, qos=1)
-        want = [b"<<" + first.hex().encode() + b">>", b"<<" + second.hex().encode() + b">>"]
-        with seen:
-            ok = seen.wait_for(lambda: all(any(w in l for l in lines) for w in want),
-                               EVENT_TIMEOUT)
-        self.assertTrue(ok, b"".join(lines[-20:]).decode(errors="replace"))
+        observer.wait_for_payloads([first, second])
 
 
 class DtlsTest(CoapTest):
