@@ -171,6 +171,9 @@ class Forwarder final : public HubConnection::Listener {
   std::string outbox_queue(const std::string& device) const {
     return "c2d/" + options_.upstream + "/" + device;
   }
+  // Keeps the hub's message `id` in the device's outbox and completes it at the hub once
+  // durable (abandons it if the store refused it).
+  void keep_for_device(const std::string& device, std::uint64_t id, core::Message message);
   // Appends `message` to the device's outbox; `stored(ok)` once durable (or failed).
   void keep_c2d(const std::string& device, core::Message message,
                 std::function<void(bool)> stored);

@@ -58,19 +58,24 @@ void Forwarder::on_c2d(const std::string& device, std::uint64_t id, core::Messag
   m.origin = {core::Protocol::kInternal, "bridge/" + options_.upstream, device};
   m.received_at_ms = core::now_ms();
   auto box = outboxes_.find(device);
-  bool behind_kept = box != outboxes_.end() && (!box->second.open || box->second.next < box->second.end);
+  bool behind_kept =
+      box != outboxes_.end() && (!box->second.open || box->second.next < box->second.end);
   if (!hub_->relays_c2d_settlement() || behind_kept) {
     // Complete at the hub already (MQTT), or earlier messages wait in the store: keep it there
-    // too (in order), and complete it at the hub once it is durable.
-    HubConnection* hub = hub_.get();
-    keep_c2d(device, std::move(m), [this, hub, id](bool stored) {
-      if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
-      hub_->settle_c2d(id, stored ? HubConnection::C2dOutcome::kComplete
-                                  : HubConnection::C2dOutcome::kAbandon);
-    });
+    // too (in order).
+    keep_for_device(device, id, std::move(m));
     return;
   }
   offer_c2d(device, id, std::move(m));
+}
+
+void Forwarder::keep_for_device(const std::string& device, std::uint64_t id, core::Message m) {
+  HubConnection* hub = hub_.get();
+  keep_c2d(device, std::move(m), [this, hub, id](bool stored) {
+    if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
+    hub_->settle_c2d(id, stored ? HubConnection::C2dOutcome::kComplete
+                                : HubConnection::C2dOutcome::kAbandon);
+  });
 }
 
 void Forwarder::offer_c2d(std::string device, std::uint64_t id, core::Message message) {
@@ -98,13 +103,9 @@ void Forwarder::offer_c2d(std::string device, std::uint64_t id, core::Message me
           if (!alive.lock()) return;
           if (hub_.get() != hub || !connected_) return;  // the hub redelivers it after a reconnect
           if (status.code() == core::Code::kNotFound) {
-            // Nobody subscribed: the message waits in the store, and is complete at the hub
-            // once it is durable there (Holdfast's custody, as for an offline session).
-            keep_c2d(device, std::move(message), [this, hub, id](bool stored) {
-              if (hub_.get() != hub || !connected_) return;
-              hub_->settle_c2d(id, stored ? HubConnection::C2dOutcome::kComplete
-                                          : HubConnection::C2dOutcome::kAbandon);
-            });
+            // Nobody subscribed: the message waits in the store (Holdfast's custody, as for
+            // an offline session).
+            keep_for_device(device, id, std::move(message));
           } else {
             core::log(core::LogLevel::kInfo, kLog,
                       "cloud-to-device message for '" + device + "' abandoned: " + status.message(),
