@@ -16,6 +16,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "broker/core/consumers.h"
@@ -131,6 +132,11 @@ class CbsReplyLink final : public Link {
   std::uint64_t next_tag_ = 0;
   std::deque<std::string> waiting_;
 };
+
+// The receiver's outcome of a delivery we sent: accepted, released, modified (delivery-failed;
+// else released), rejected (with `reason` from its condition, if asked for); settled without
+// an outcome counts as accepted; nullopt while there is none yet (e.g. `received`).
+std::optional<core::Outcome> remote_outcome(pn_delivery_t* delivery, std::string* reason);
 
 // Sends one encoded message on a sender link; returns the delivery.
 pn_delivery_t* send_message(pn_link_t* link, std::uint64_t tag, const std::string& encoded);

@@ -22,6 +22,31 @@ pn_delivery_t* send_message(pn_link_t* link, std::uint64_t tag, const std::strin
   return d;
 }
 
+std::optional<core::Outcome> remote_outcome(pn_delivery_t* d, std::string* reason) {
+  switch (pn_delivery_remote_state(d)) {
+    case PN_ACCEPTED:
+      return core::Outcome::kAccepted;
+    case PN_RELEASED:
+      return core::Outcome::kReleased;
+    case PN_MODIFIED:
+      return pn_disposition_is_failed(pn_delivery_remote(d)) ? core::Outcome::kModified
+                                                             : core::Outcome::kReleased;
+    case PN_REJECTED: {
+      if (reason) {
+        pn_condition_t* c = pn_disposition_condition(pn_delivery_remote(d));
+        const char* name = c ? pn_condition_get_name(c) : nullptr;
+        const char* desc = c ? pn_condition_get_description(c) : nullptr;
+        *reason = std::string("rejected by consumer") + (name ? std::string(": ") + name : "") +
+                  (desc ? std::string(" (") + desc + ")" : "");
+      }
+      return core::Outcome::kRejected;
+    }
+    default:
+      if (!pn_delivery_settled(d)) return std::nullopt;  // e.g. `received`: not an outcome yet
+      return core::Outcome::kAccepted;  // settled without an outcome: the receiver took it
+  }
+}
+
 // ---- QueueLink ---------------------------------------------------------------------------------
 
 void QueueLink::opened() {
@@ -59,39 +84,13 @@ void QueueLink::deliver(core::QueueDelivery delivery) {
 void QueueLink::on_delivery(pn_delivery_t* d) {
   auto it = unsettled_.find(d);
   if (it == unsettled_.end()) return;
-  std::uint64_t state = pn_delivery_remote_state(d);
-  bool settled = pn_delivery_settled(d);
-  core::Outcome outcome;
   std::string reason;
-  switch (state) {
-    case PN_ACCEPTED:
-      outcome = core::Outcome::kAccepted;
-      break;
-    case PN_RELEASED:
-      outcome = core::Outcome::kReleased;
-      break;
-    case PN_MODIFIED:
-      outcome = pn_disposition_is_failed(pn_delivery_remote(d)) ? core::Outcome::kModified
-                                                                : core::Outcome::kReleased;
-      break;
-    case PN_REJECTED: {
-      outcome = core::Outcome::kRejected;
-      pn_condition_t* c = pn_disposition_condition(pn_delivery_remote(d));
-      const char* name = c ? pn_condition_get_name(c) : nullptr;
-      const char* desc = c ? pn_condition_get_description(c) : nullptr;
-      reason = std::string("rejected by consumer") + (name ? std::string(": ") + name : "") +
-               (desc ? std::string(" (") + desc + ")" : "");
-      break;
-    }
-    default:
-      if (!settled) return;                // e.g. `received`: not an outcome yet
-      outcome = core::Outcome::kAccepted;  // settled without an outcome: the consumer took it
-      break;
-  }
+  auto outcome = remote_outcome(d, &reason);
+  if (!outcome) return;
   core::Seq seq = it->second;
   unsettled_.erase(it);
   pn_delivery_settle(d);
-  connection_.server().consumers()->settle(this, seq, outcome, reason);
+  connection_.server().consumers()->settle(this, seq, *outcome, reason);
   connection_.schedule_pump();
 }
 
@@ -153,24 +152,9 @@ void TopicLink::send_buffered() {
 void TopicLink::on_delivery(pn_delivery_t* d) {
   auto it = unsettled_.find(d);
   if (it == unsettled_.end()) return;
-  core::Outcome outcome;
-  switch (pn_delivery_remote_state(d)) {
-    case PN_ACCEPTED:
-      outcome = core::Outcome::kAccepted;
-      break;
-    case PN_REJECTED:
-      outcome = core::Outcome::kRejected;
-      break;
-    case PN_RELEASED:
-    case PN_MODIFIED:
-      outcome = core::Outcome::kReleased;
-      break;
-    default:
-      if (!pn_delivery_settled(d)) return;  // e.g. `received`: not an outcome yet
-      outcome = core::Outcome::kAccepted;   // settled without an outcome: the receiver took it
-      break;
-  }
-  it->second.settle(outcome);
+  auto outcome = remote_outcome(d, nullptr);
+  if (!outcome) return;
+  it->second.settle(*outcome);  // modified, like released, ends the claim without an outcome
   unsettled_.erase(it);
   pn_delivery_settle(d);
   connection_.schedule_pump();
