@@ -43,10 +43,10 @@ class RouterTest : public ::testing::Test {
   }
 
   // Submits on the loop thread and runs the loop until the callback arrives.
-  core::Result<void> submit(core::Message m) {
+  core::Result<void> submit(core::Message m, core::PublishOptions options = {}) {
     core::Result<void> outcome = core::error(core::Code::kInternal, "no callback");
     loop_.post([&] {
-      router_->submit(std::move(m), core::PublishOptions{}, [&](core::Result<void> r) {
+      router_->submit(std::move(m), std::move(options), [&](core::Result<void> r) {
         EXPECT_TRUE(loop_.in_loop_thread());
         outcome = std::move(r);
         loop_.stop();
@@ -126,6 +126,53 @@ TEST_F(RouterTest, StoreRefusalReachesThePublisher) {
   ASSERT_FALSE(r);  // the queue name is longer than the store allows
   EXPECT_EQ(r.error().code(), core::Code::kInvalidArgument);
   EXPECT_EQ(router_->counters().store_refused, 1u);
+}
+
+// A subscriber that settles later: it takes a claim of the publisher's watch.
+struct Claimer : Recorder {
+  using Recorder::Recorder;
+  void deliver(const core::Message& m, const core::PublishOptions& p, const std::string& filter,
+               const core::SubscriptionOptions& o, core::DurableCopies& durable) override {
+    Recorder::deliver(m, p, filter, o, durable);
+    if (p.watch) claims.push_back(p.watch->claim());
+  }
+  std::vector<core::DeliveryClaim> claims;
+};
+
+TEST_F(RouterTest, AWatchedMessageIsAcceptedByASubscriberWithoutAClaim) {
+  Recorder plain("plain");
+  router_->subscribe("live/#", &plain, {});
+  std::vector<core::Outcome> reports;
+  core::PublishOptions options;
+  options.watch = core::DeliveryWatch::make([&](core::Outcome o) { reports.push_back(o); });
+  ASSERT_TRUE(submit(storage::testing::make_message("w1", "live/a"), options));
+  EXPECT_EQ(reports, std::vector<core::Outcome>{core::Outcome::kAccepted});
+}
+
+TEST_F(RouterTest, AWatchedMessageWaitsForTheClaimOfASubscriberThatAnswersLater) {
+  Claimer later("later");
+  router_->subscribe("live/#", &later, {.max_qos = 1});
+  std::vector<core::Outcome> reports;
+  core::PublishOptions options;
+  options.watch = core::DeliveryWatch::make([&](core::Outcome o) { reports.push_back(o); });
+  auto watch = options.watch;
+  ASSERT_TRUE(submit(storage::testing::make_message("w2", "live/a"), options));
+  watch->close();  // what the publisher does once its submit finished
+  EXPECT_TRUE(reports.empty());
+  ASSERT_EQ(later.claims.size(), 1u);
+  later.claims[0].settle(core::Outcome::kRejected);
+  EXPECT_EQ(reports, std::vector<core::Outcome>{core::Outcome::kRejected});
+}
+
+TEST_F(RouterTest, AWatchedMessageInARoutedQueueIsAcceptedOnceDurable) {
+  Claimer later("later");
+  router_->subscribe("devices/+/messages/events/#", &later, {.max_qos = 1});
+  std::vector<core::Outcome> reports;
+  core::PublishOptions options;
+  options.watch = core::DeliveryWatch::make([&](core::Outcome o) { reports.push_back(o); });
+  ASSERT_TRUE(submit(storage::testing::make_message("w3", "devices/d1/messages/events"), options));
+  // The claim is still open, but the queue has the message: the broker's custody.
+  EXPECT_EQ(reports, std::vector<core::Outcome>{core::Outcome::kAccepted});
 }
 
 }  // namespace
