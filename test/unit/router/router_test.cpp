@@ -56,6 +56,14 @@ class RouterTest : public ::testing::Test {
     return outcome;
   }
 
+  // PublishOptions whose watch records its reports in `reports_`.
+  core::PublishOptions watched() {
+    core::PublishOptions options;
+    options.watch = core::DeliveryWatch::make([this](core::Outcome o) { reports_.push_back(o); });
+    return options;
+  }
+
+  std::vector<core::Outcome> reports_;
   storage::testing::TempDir dir_;
   core::EventLoop loop_;
   std::unique_ptr<storage::RocksQueueStore> store_;
@@ -142,37 +150,31 @@ struct Claimer : Recorder {
 TEST_F(RouterTest, AWatchedMessageIsAcceptedByASubscriberWithoutAClaim) {
   Recorder plain("plain");
   router_->subscribe("live/#", &plain, {});
-  std::vector<core::Outcome> reports;
-  core::PublishOptions options;
-  options.watch = core::DeliveryWatch::make([&](core::Outcome o) { reports.push_back(o); });
+  core::PublishOptions options = watched();
   ASSERT_TRUE(submit(storage::testing::make_message("w1", "live/a"), options));
-  EXPECT_EQ(reports, std::vector<core::Outcome>{core::Outcome::kAccepted});
+  EXPECT_EQ(reports_, std::vector<core::Outcome>{core::Outcome::kAccepted});
 }
 
 TEST_F(RouterTest, AWatchedMessageWaitsForTheClaimOfASubscriberThatAnswersLater) {
   Claimer later("later");
   router_->subscribe("live/#", &later, {.max_qos = 1});
-  std::vector<core::Outcome> reports;
-  core::PublishOptions options;
-  options.watch = core::DeliveryWatch::make([&](core::Outcome o) { reports.push_back(o); });
+  core::PublishOptions options = watched();
   auto watch = options.watch;
   ASSERT_TRUE(submit(storage::testing::make_message("w2", "live/a"), options));
   watch->close();  // what the publisher does once its submit finished
-  EXPECT_TRUE(reports.empty());
+  EXPECT_TRUE(reports_.empty());
   ASSERT_EQ(later.claims.size(), 1u);
   later.claims[0].settle(core::Outcome::kRejected);
-  EXPECT_EQ(reports, std::vector<core::Outcome>{core::Outcome::kRejected});
+  EXPECT_EQ(reports_, std::vector<core::Outcome>{core::Outcome::kRejected});
 }
 
 TEST_F(RouterTest, AWatchedMessageInARoutedQueueIsAcceptedOnceDurable) {
   Claimer later("later");
   router_->subscribe("devices/+/messages/events/#", &later, {.max_qos = 1});
-  std::vector<core::Outcome> reports;
-  core::PublishOptions options;
-  options.watch = core::DeliveryWatch::make([&](core::Outcome o) { reports.push_back(o); });
+  core::PublishOptions options = watched();
   ASSERT_TRUE(submit(storage::testing::make_message("w3", "devices/d1/messages/events"), options));
   // The claim is still open, but the queue has the message: the broker's custody.
-  EXPECT_EQ(reports, std::vector<core::Outcome>{core::Outcome::kAccepted});
+  EXPECT_EQ(reports_, std::vector<core::Outcome>{core::Outcome::kAccepted});
 }
 
 }  // namespace
