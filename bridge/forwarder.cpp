@@ -90,11 +90,13 @@ void Forwarder::scan() {
             std::string outboxes = outbox_queue("");
             for (const auto& q : *result) {
               if (q.name.starts_with(outboxes)) {
-                // C2D kept from before a restart: offered again.
+                // A device served before a restart: opened for its C2D, and what was kept for
+                // it is offered again.
                 std::string device = q.name.substr(outboxes.size());
-                if (q.depth > 0 && !outboxes_.contains(device)) {
+                if (!outboxes_.contains(device)) {
                   outboxes_[device].end = q.next;
                   open_outbox(device);
+                  open_for_c2d(device, "was served before");
                 }
                 continue;
               }
@@ -256,6 +258,8 @@ void Forwarder::present_token(Queue& q) {
   }
   q.token_presented = true;
   hub_->open_device(q.device, token, static_cast<bool>(options_.deliver_c2d));
+  // Its (empty) outbox records the device for the next start.
+  if (options_.deliver_c2d && !outboxes_.contains(q.device)) open_outbox(q.device);
 }
 
 Forwarder::Queue* Forwarder::queue_of_device(const std::string& device) {

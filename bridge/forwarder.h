@@ -51,7 +51,7 @@
 // released or no answer (the device disconnected first) -> abandon, so the hub redelivers it.
 // A message stored for an offline persistent MQTT session or in a routed queue is in
 // Holdfast's custody and completed. A message no device is subscribed to is kept in the store
-// (the outbox, queue c2d/{upstream}/{device}) and completed at the hub once durable; so is
+// (the outbox, internal queue $c2d/{upstream}/{device}) and completed at the hub once durable; so is
 // every C2D message of an MQTT upstream (Paho has acknowledged it already) and any message
 // behind kept ones (order). The outbox offers its head to the device, watched, every
 // `c2d_retry` and whenever the device subscribes; taken (accepted or rejected), it is
@@ -143,6 +143,9 @@ class Forwarder final : public HubConnection::Listener {
   // Bridge thread: a local device subscribed to its cloud-to-device messages. A device without
   // a queue yet is opened at the hub for them, if this upstream can log in for it.
   void want_c2d(const std::string& device);
+  // Opens `device` at the hub for its C2D alone, if it has no queue here yet and this
+  // upstream can log in for it; `why` is logged.
+  void open_for_c2d(const std::string& device, const std::string& why);
   // Bridge thread: while paused no new transfer is sent (unsettled ones settle as usual, reads
   // and tokens go on, queues keep filling); resuming sends again. Kept in memory only.
   void set_paused(bool paused);
@@ -159,8 +162,10 @@ class Forwarder final : public HubConnection::Listener {
 
  private:
   void offer_c2d(std::string device, std::uint64_t id, core::Message message);
-  // The C2D outbox: messages kept in the store queue c2d/{upstream}/{device} (cursor
-  // "bridge/{upstream}") until the device takes them.
+  // The C2D outbox: messages kept in the store queue $c2d/{upstream}/{device} (cursor
+  // "bridge/{upstream}") until the device takes them. Every device the forwarder opens gets
+  // one (empty), so that after a restart the scan finds every device it served and opens it
+  // for its C2D even before its telemetry queue names it.
   struct Outbox {
     bool open = false;      // the cursor's position is known
     core::Seq next = 1;     // the first message not yet taken
@@ -169,7 +174,7 @@ class Forwarder final : public HubConnection::Listener {
     core::EventLoop::TimerId retry_timer = 0;
   };
   std::string outbox_queue(const std::string& device) const {
-    return "c2d/" + options_.upstream + "/" + device;
+    return "$c2d/" + options_.upstream + "/" + device;
   }
   // Keeps the hub's message `id` in the device's outbox and completes it at the hub once
   // durable (abandons it if the store refused it).

@@ -16,7 +16,11 @@ constexpr std::string_view kLog = "bridge";
 void Forwarder::want_c2d(const std::string& device) {
   if (stopped_ || !options_.deliver_c2d) return;
   offer_kept(device);  // what waited for it in the store goes now
-  if (device_queue_.contains(device)) return;
+  open_for_c2d(device, "subscribed to its cloud-to-device messages");
+}
+
+void Forwarder::open_for_c2d(const std::string& device, const std::string& why) {
+  if (stopped_ || !options_.deliver_c2d || device_queue_.contains(device)) return;
   // Only a device this upstream can log in for (quietly: other upstreams may serve it).
   if (options_.keys) {
     if (!options_.keys->mint(options_.hub.host, device, "", core::now_s() + 60)) return;
@@ -32,8 +36,8 @@ void Forwarder::want_c2d(const std::string& device) {
   Queue& entry = *q;
   device_queue_[device] = q->name;
   queues_.emplace(q->name, std::move(q));
-  core::log_info(kLog, "device '" + device + "' subscribed to its cloud-to-device messages: "
-                           "receiving them from upstream '" + options_.upstream + "'");
+  core::log_info(kLog, "device '" + device + "' " + why + ": receiving them from upstream '" +
+                           options_.upstream + "'");
   pump(entry);
 }
 

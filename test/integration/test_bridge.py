@@ -471,26 +471,32 @@ window = {self.WINDOW}
 
     def test_cloud_to_device_waits_in_the_store_through_a_restart(self):
         # No device subscribed: kept in the store (complete at the hub once durable), through
-        # a SIGKILL, then delivered in order when the device subscribes.
+        # a SIGKILL, then delivered in order when the device subscribes. After the restart
+        # dev2's telemetry queue is empty, yet the bridge still receives its C2D: its outbox
+        # recorded it.
         self.publish("dev2", [b"hello"])
         self.wait_forwarded("dev2", 1)
         self.hub.c2d("dev2", b"one", message_id="c-1")
         self.hub.c2d("dev2", b"two", message_id="c-2")
-        wait_until(lambda: self.broker.depth("c2d/hub/dev2") == 2, EVENT_TIMEOUT,
+        wait_until(lambda: self.broker.depth("$c2d/hub/dev2") == 2, EVENT_TIMEOUT,
                    "both kept in the store")
         wait_until(lambda: self.c2d_completed() == 2, EVENT_TIMEOUT, "complete at the hub")
         self.broker.kill()
         self.broker.restart()
+        wait_until(lambda: self.broker.depth("iothub/dev2") == 0, EVENT_TIMEOUT, "queue drained")
+        self.hub.c2d("dev2", b"three", message_id="c-3")
+        wait_until(lambda: self.broker.depth("$c2d/hub/dev2") == 3, EVENT_TIMEOUT,
+                   "the third kept after the restart")
         device = PahoClient(self.broker.mqtt_port, "dev2")
         self.addCleanup(device.close)
         device.connect()
         device.subscribe([("devices/dev2/messages/devicebound/#", 1)])
-        got = device.inbox.wait_count(2)
-        self.assertEqual([m.payload for m in got], [b"one", b"two"])
+        got = device.inbox.wait_count(3)
+        self.assertEqual([m.payload for m in got], [b"one", b"two", b"three"])
         self.assertIn("%24.mid=c-1", got[0].topic)
-        wait_until(lambda: self.broker.depth("c2d/hub/dev2") == 0, EVENT_TIMEOUT,
+        wait_until(lambda: self.broker.depth("$c2d/hub/dev2") == 0, EVENT_TIMEOUT,
                    "taken from the store")
-        self.assertEqual(self.c2d_completed(), 2, "nothing went back to the hub")
+        self.assertEqual(self.c2d_completed(), 3, "nothing went back to the hub")
 
     def test_cloud_to_device_for_a_device_that_never_sent_anything(self):
         # bulk9 has a key but no queue yet: subscribing is enough for the bridge to open it.
