@@ -138,7 +138,7 @@ std::string Daemon::metrics() {
     amqp_refused += s->stats().refused_messages;
   }
   std::uint64_t coap_endpoints = 0, coap_malformed = 0, coap_dropped = 0, coap_refused = 0,
-                coap_duplicates = 0, coap_limited = 0, coap_observers = 0;
+                coap_duplicates = 0, coap_limited = 0, coap_observers = 0, coap_unsent = 0;
   for (const auto& s : coap_) {
     const auto& c = s->stats();
     coap_endpoints += c.endpoints;
@@ -147,6 +147,7 @@ std::string Daemon::metrics() {
     coap_refused += c.refused_messages;
     coap_duplicates += c.duplicates;
     coap_limited += c.rate_limited;
+    coap_unsent += c.answers_not_sent;
     coap_observers += c.observers;
   }
   m.sample("holdfast_dropped_messages_total", dropped_out + amqp_dropped + coap_dropped,
@@ -170,6 +171,9 @@ std::string Daemon::metrics() {
   m.family("holdfast_coap_rate_limited_total", "counter",
            "CoAP requests refused with 4.29 by the per-source rate limit.");
   m.sample("holdfast_coap_rate_limited_total", coap_limited);
+  m.family("holdfast_coap_answers_not_sent_total", "counter",
+           "CoAP answers the kernel did not take (send buffer full): CON clients retransmit.");
+  m.sample("holdfast_coap_answers_not_sent_total", coap_unsent);
   m.family("holdfast_coap_observers", "gauge", "CoAP observations registered now.");
   m.sample("holdfast_coap_observers", coap_observers);
   if (bridge_) {

@@ -1,9 +1,14 @@
 #include "protocols/coap/io.h"
 
 #include <linux/sock_diag.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -40,6 +45,18 @@ CoapIo::CoapIo(coap_context_t* context, int coap_fd) : context_(context), coap_f
     socklen_t length = sizeof type;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_DGRAM) continue;
     sockets_[data] = fd;
+  }
+  if (sockets_.size() == 1) {
+    sockaddr_storage bound{};
+    socklen_t length = sizeof bound;
+    if (getsockname(sockets_.begin()->second, reinterpret_cast<sockaddr*>(&bound), &length) == 0) {
+      family_ = bound.ss_family;
+      if (family_ == AF_INET) {
+        wildcard_ = reinterpret_cast<sockaddr_in*>(&bound)->sin_addr.s_addr == htonl(INADDR_ANY);
+      } else if (family_ == AF_INET6) {
+        wildcard_ = IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6*>(&bound)->sin6_addr);
+      }
+    }
   }
 }
 
@@ -82,6 +99,128 @@ int CoapIo::enlarge_receive_buffers(int bytes) {
     if (got == 0 && getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &now, &length) == 0) got = now;
   }
   return got;
+}
+
+namespace {
+
+// Appends an option's delta or length nibble extension (RFC 7252 3.1); returns the nibble.
+std::uint8_t nibble(std::size_t value, std::string& extension) {
+  if (value < 13) return static_cast<std::uint8_t>(value);
+  if (value < 269) {
+    extension.push_back(static_cast<char>(value - 13));
+    return 13;
+  }
+  std::size_t v = value - 269;
+  extension.push_back(static_cast<char>(v >> 8));
+  extension.push_back(static_cast<char>(v & 0xff));
+  return 14;
+}
+
+}  // namespace
+
+std::string encode_udp(const coap_pdu_t* pdu) {
+  coap_bin_const_t token = coap_pdu_get_token(pdu);
+  if (token.length > 8) return {};
+  std::string out;
+  int type = static_cast<int>(coap_pdu_get_type(pdu));
+  out.push_back(static_cast<char>(0x40 | (type << 4) | static_cast<int>(token.length)));
+  out.push_back(static_cast<char>(coap_pdu_get_code(pdu)));
+  auto mid = static_cast<std::uint16_t>(coap_pdu_get_mid(pdu));
+  out.push_back(static_cast<char>(mid >> 8));
+  out.push_back(static_cast<char>(mid & 0xff));
+  out.append(reinterpret_cast<const char*>(token.s), token.length);
+  coap_opt_iterator_t it;
+  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+  std::size_t previous = 0;
+  while (coap_opt_t* option = coap_option_next(&it)) {
+    std::string extension;
+    std::uint8_t delta = nibble(it.number - previous, extension);
+    std::size_t length = coap_opt_length(option);
+    std::uint8_t size = nibble(length, extension);
+    out.push_back(static_cast<char>(delta << 4 | size));
+    out += extension;
+    out.append(reinterpret_cast<const char*>(coap_opt_value(option)), length);
+    previous = it.number;
+  }
+  std::size_t length = 0;
+  const std::uint8_t* data = nullptr;
+  if (coap_get_data(pdu, &length, &data) && length > 0) {
+    out.push_back(static_cast<char>(0xff));
+    out.append(reinterpret_cast<const char*>(data), length);
+  }
+  return out;
+}
+
+bool CoapIo::queue(const coap_pdu_t* pdu, const coap_address_t& remote,
+                   const coap_address_t& local) {
+  if (!can_queue() || remote.addr.sa.sa_family != family_) return false;
+  std::string bytes = encode_udp(pdu);
+  if (bytes.empty()) return false;
+  out_.push_back({std::move(bytes), remote, local});
+  return true;
+}
+
+std::size_t CoapIo::flush() {
+  if (out_.empty()) return 0;
+  int fd = sockets_.begin()->second;
+  constexpr std::size_t kChunk = 64;
+  constexpr std::size_t kControl = CMSG_SPACE(sizeof(in6_pktinfo));
+  std::vector<mmsghdr> headers(std::min(out_.size(), kChunk));
+  std::vector<iovec> iov(headers.size());
+  std::vector<std::array<char, kControl>> control(headers.size());
+  std::size_t sent = 0;
+  for (std::size_t first = 0; first < out_.size(); first += kChunk) {
+    std::size_t n = std::min(kChunk, out_.size() - first);
+    for (std::size_t i = 0; i < n; ++i) {
+      Datagram& d = out_[first + i];
+      iov[i] = {d.bytes.data(), d.bytes.size()};
+      msghdr& m = headers[i].msg_hdr;
+      m = {};
+      m.msg_name = &d.remote.addr;
+      m.msg_namelen = d.remote.size;
+      m.msg_iov = &iov[i];
+      m.msg_iovlen = 1;
+      // From the address the request came to (a listener bound to a wildcard address).
+      control[i].fill(0);
+      if (!wildcard_ || d.local.addr.sa.sa_family != family_) {
+        // Bound to one address: the kernel answers from it.
+      } else if (family_ == AF_INET && d.local.addr.sin.sin_addr.s_addr != 0) {
+        m.msg_control = control[i].data();
+        m.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
+        cmsghdr* c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+        in_pktinfo info{};
+        info.ipi_spec_dst = d.local.addr.sin.sin_addr;
+        std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      } else if (family_ == AF_INET6 && !IN6_IS_ADDR_UNSPECIFIED(&d.local.addr.sin6.sin6_addr)) {
+        m.msg_control = control[i].data();
+        m.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
+        cmsghdr* c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+        in6_pktinfo info{};
+        info.ipi6_addr = d.local.addr.sin6.sin6_addr;
+        std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      }
+    }
+    std::size_t done = 0;
+    while (done < n) {
+      int r = sendmmsg(fd, headers.data() + done, static_cast<unsigned>(n - done), 0);
+      if (r <= 0) {
+        if (r < 0 && errno == EINTR) continue;
+        ++done;  // this datagram cannot go (e.g. the buffer is full): dropped, the rest tried
+        ++dropped_;
+        continue;
+      }
+      done += static_cast<std::size_t>(r);
+      sent += static_cast<std::size_t>(r);
+    }
+  }
+  out_.clear();
+  return sent;
 }
 
 }  // namespace holdfast::coap

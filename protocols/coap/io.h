@@ -17,9 +17,11 @@
 
 #include <coap3/coap.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -43,13 +45,41 @@ class CoapIo {
 
   std::size_t sockets() const { return sockets_.size(); }
 
+  // Answers sent by us rather than by coap_send(): on a plain UDP listener (one socket), a
+  // complete answer that needs no libcoap state afterwards (a piggybacked ACK or a NON
+  // response) is queued here and the turn's answers leave in one sendmmsg() by flush(),
+  // from the address the request came to (IP_PKTINFO). libcoap's coap_send() costs a
+  // sendmsg() per answer, a quarter of the io thread under load.
+  bool can_queue() const { return sockets_.size() == 1; }
+  // Queues `pdu` (not consumed) for `remote`, sent from `local`. False: not queued (no single
+  // UDP socket, or the PDU cannot be encoded); send it with coap_send().
+  bool queue(const coap_pdu_t* pdu, const coap_address_t& remote, const coap_address_t& local);
+  bool has_queued() const { return !out_.empty(); }
+  // Sends what is queued; returns how many datagrams the kernel took (the rest are dropped
+  // and counted: CON clients retransmit, and their duplicates are answered from the cache).
+  std::size_t flush();
+  std::uint64_t dropped() const { return dropped_; }
+
  private:
+  struct Datagram {
+    std::string bytes;
+    coap_address_t remote;
+    coap_address_t local;
+  };
   int pending_datagrams(int fd) const;
 
   coap_context_t* context_;
   int coap_fd_;
   std::unordered_map<std::uint64_t, int> sockets_;  // epoll data (libcoap's socket) -> fd
   std::vector<epoll_event> batch_;
+  std::vector<Datagram> out_;
+  std::uint64_t dropped_ = 0;
+  int family_ = AF_UNSPEC;  // of the single UDP socket
+  bool wildcard_ = false;   // bound to 0.0.0.0 or ::: answers name their source (PKTINFO)
 };
+
+// The datagram of a UDP `pdu` (RFC 7252 3: header, token, options, payload); empty if the
+// PDU is not one libcoap would send over UDP as is.
+std::string encode_udp(const coap_pdu_t* pdu);
 
 }  // namespace holdfast::coap

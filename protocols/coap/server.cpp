@@ -159,6 +159,7 @@ void CoapServer::stop_accepting() {
 }
 
 void CoapServer::close_all() {
+  if (io_) io_->flush();
   if (observers_) observers_->close_all();
   // Waiting requests release their consumers; they stay unanswered.
   pending_.clear();
@@ -232,7 +233,23 @@ void CoapServer::ready(std::uint64_t id) {
     std::unique_ptr<coap_string_t, StringDeleter> query(
         d.request_ ? coap_get_query(d.request_.get()) : nullptr);
     d.respond(resource_, session, d.request_.get(), query.get(), pdu);
-    coap_send(session, pdu);
+    const coap_address_t* remote = coap_session_get_addr_remote(session);
+    const coap_address_t* local = coap_session_get_addr_local(session);
+    if (d.plain_answer() && (piggyback || !d.confirmable_) && remote && local &&
+        coap_session_get_proto(session) == COAP_PROTO_UDP && io_->queue(pdu, *remote, *local)) {
+      coap_delete_pdu(pdu);
+      if (!flush_posted_) {
+        flush_posted_ = true;  // the turn's answers leave together
+        loop_.post([this, alive = std::weak_ptr<bool>(alive_)] {
+          if (alive.expired()) return;
+          flush_posted_ = false;
+          io_->flush();
+          stats_.answers_not_sent = io_->dropped();
+        });
+      }
+    } else {
+      coap_send(session, pdu);
+    }
   }
   // The Deferred may be the caller (a consumer's deliver()): destroy it on a later turn.
   if (answered_.empty()) {

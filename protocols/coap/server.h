@@ -68,6 +68,7 @@ struct CoapStats {
   std::atomic<std::uint64_t> duplicates{0};        // retransmissions answered from the cache
   std::atomic<std::uint64_t> malformed{0};         // datagrams libcoap discarded
   std::atomic<std::uint64_t> rate_limited{0};      // requests answered 4.29
+  std::atomic<std::uint64_t> answers_not_sent{0};  // batched answers the kernel refused
   std::atomic<std::uint64_t> messages_out{0};      // GET answers and notifications
   std::atomic<std::uint64_t> observers{0};         // observations now
   std::atomic<std::uint64_t> dropped_live{0};      // notifications not sent (too large)
@@ -90,6 +91,9 @@ class Deferred {
   virtual void respond(coap_resource_t* resource, coap_session_t* session,
                        const coap_pdu_t* request, const coap_string_t* query,
                        coap_pdu_t* response) = 0;
+  // True when the answer is complete once respond() filled it (no Block2, no libcoap state
+  // afterwards): it may leave in CoapIo's batch instead of through coap_send().
+  virtual bool plain_answer() const { return false; }
   coap_session_t* session() const { return session_.get(); }
   std::uint64_t id() const { return id_; }
   std::uint16_t mid() const { return mid_; }
@@ -182,6 +186,7 @@ class CoapServer {
   ContextPtr context_;
   int fd_ = -1;
   std::unique_ptr<CoapIo> io_;
+  bool flush_posted_ = false;  // a task will send io_'s queued answers
   struct Endpoint {
     std::chrono::steady_clock::time_point since;
     bool admitted = true;

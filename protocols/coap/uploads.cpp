@@ -19,6 +19,7 @@ class UploadAnswer final : public Deferred {
                coap_pdu_t* response) override {
     set_response(response, code_, diagnostic_, retry_after_);
   }
+  bool plain_answer() const override { return true; }
   ResponseCode code_;
   std::string diagnostic_;
   std::chrono::seconds retry_after_;

@@ -93,5 +93,113 @@ TEST(CoapIo, HandsEveryQueuedDatagramToLibcoapInOneRound) {
   coap_cleanup();
 }
 
+TEST(CoapIo, EncodesWhatLibcoapParsesBack) {
+  coap_pdu_t* pdu = coap_pdu_init(COAP_MESSAGE_ACK, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE, 0x1234, 1152);
+  ASSERT_NE(pdu, nullptr);
+  const std::uint8_t token[] = {0xde, 0xad, 0xbe, 0xef};
+  coap_add_token(pdu, sizeof token, token);
+  std::uint8_t buf[4];
+  // Max-Age (14), Block1 (27: a delta of 13), Proxy-Uri (35: a length past 269) and an
+  // elective option 306 (a delta past 269): every size of delta and length extension.
+  coap_add_option(pdu, COAP_OPTION_MAXAGE, coap_encode_var_safe(buf, sizeof buf, 30), buf);
+  coap_add_option(pdu, COAP_OPTION_BLOCK1, coap_encode_var_safe(buf, sizeof buf, 0x1e), buf);
+  std::string long_value(300, 'x');
+  coap_add_option(pdu, COAP_OPTION_PROXY_URI, long_value.size(),
+                  reinterpret_cast<const std::uint8_t*>(long_value.data()));
+  constexpr coap_option_num_t kElective = 306;
+  coap_add_option(pdu, kElective, 2, reinterpret_cast<const std::uint8_t*>("ab"));
+  const std::string diagnostic = "store full";
+  coap_add_data(pdu, diagnostic.size(), reinterpret_cast<const std::uint8_t*>(diagnostic.data()));
+
+  std::string bytes = encode_udp(pdu);
+  ASSERT_FALSE(bytes.empty());
+  coap_pdu_t* back = coap_pdu_init(COAP_MESSAGE_CON, COAP_EMPTY_CODE, 0, bytes.size() + 16);
+  ASSERT_EQ(coap_pdu_parse(COAP_PROTO_UDP, reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                           bytes.size(), back),
+            1);
+  EXPECT_EQ(coap_pdu_get_type(back), COAP_MESSAGE_ACK);
+  EXPECT_EQ(coap_pdu_get_code(back), COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE);
+  EXPECT_EQ(coap_pdu_get_mid(back), 0x1234);
+  coap_bin_const_t t = coap_pdu_get_token(back);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(t.s), t.length),
+            std::string(reinterpret_cast<const char*>(token), sizeof token));
+  coap_opt_iterator_t it;
+  ASSERT_NE(coap_check_option(back, COAP_OPTION_MAXAGE, &it), nullptr);
+  EXPECT_EQ(coap_decode_var_bytes(coap_opt_value(coap_check_option(back, COAP_OPTION_MAXAGE, &it)),
+                                  coap_opt_length(coap_check_option(back, COAP_OPTION_MAXAGE, &it))),
+            30u);
+  coap_opt_t* proxy = coap_check_option(back, COAP_OPTION_PROXY_URI, &it);
+  ASSERT_NE(proxy, nullptr);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(coap_opt_value(proxy)), coap_opt_length(proxy)),
+            long_value);
+  coap_opt_t* elective = coap_check_option(back, kElective, &it);
+  ASSERT_NE(elective, nullptr);
+  EXPECT_EQ(coap_opt_length(elective), 2u);
+  ASSERT_NE(coap_check_option(back, COAP_OPTION_BLOCK1, &it), nullptr);
+  std::size_t length = 0;
+  const std::uint8_t* data = nullptr;
+  ASSERT_TRUE(coap_get_data(back, &length, &data));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(data), length), diagnostic);
+  coap_delete_pdu(back);
+  coap_delete_pdu(pdu);
+}
+
+TEST(CoapIo, QueuedAnswersLeaveInOneFlush) {
+  coap_startup();
+  coap_context_t* ctx = coap_new_context(nullptr);
+  ASSERT_NE(ctx, nullptr);
+  std::uint16_t port = free_udp_port();
+  coap_address_t address;
+  coap_address_init(&address);
+  address.addr.sin.sin_family = AF_INET;
+  address.addr.sin.sin_addr.s_addr = htonl(INADDR_ANY);  // a wildcard: answers name a source
+  address.addr.sin.sin_port = htons(port);
+  address.size = sizeof(sockaddr_in);
+  ASSERT_NE(coap_new_endpoint(ctx, &address, COAP_PROTO_UDP), nullptr);
+  CoapIo io(ctx, coap_context_get_coap_fd(ctx));
+  ASSERT_TRUE(io.can_queue());
+
+  int client = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in me{};
+  me.sin_family = AF_INET;
+  me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(client, reinterpret_cast<sockaddr*>(&me), sizeof me), 0);
+  socklen_t n = sizeof me;
+  getsockname(client, reinterpret_cast<sockaddr*>(&me), &n);
+  coap_address_t remote, local;
+  coap_address_init(&remote);
+  remote.addr.sin = me;
+  remote.size = sizeof me;
+  coap_address_init(&local);
+  local.addr.sin.sin_family = AF_INET;
+  local.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  local.addr.sin.sin_port = htons(port);
+  local.size = sizeof(sockaddr_in);
+  constexpr int kAnswers = 100;  // more than one sendmmsg() chunk
+  for (int i = 0; i < kAnswers; ++i) {
+    coap_pdu_t* pdu = coap_pdu_init(COAP_MESSAGE_ACK, COAP_RESPONSE_CODE_CREATED,
+                                    static_cast<coap_mid_t>(i), 64);
+    ASSERT_TRUE(io.queue(pdu, remote, local));
+    coap_delete_pdu(pdu);
+  }
+  EXPECT_TRUE(io.has_queued());
+  EXPECT_EQ(io.flush(), static_cast<std::size_t>(kAnswers));
+  EXPECT_FALSE(io.has_queued());
+  for (int i = 0; i < kAnswers; ++i) {
+    char buf[64];
+    sockaddr_in from{};
+    socklen_t fl = sizeof from;
+    ssize_t got = recvfrom(client, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl);
+    ASSERT_EQ(got, 4) << "answer " << i;
+    EXPECT_EQ(static_cast<unsigned char>(buf[1]), COAP_RESPONSE_CODE(201));
+    EXPECT_EQ((static_cast<unsigned char>(buf[2]) << 8 | static_cast<unsigned char>(buf[3])), i);
+    EXPECT_EQ(ntohs(from.sin_port), port) << "from the listener's socket";
+  }
+  EXPECT_EQ(io.dropped(), 0u);
+  close(client);
+  coap_free_context(ctx);
+  coap_cleanup();
+}
+
 }  // namespace
 }  // namespace holdfast::coap
