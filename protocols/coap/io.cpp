@@ -103,6 +103,18 @@ int CoapIo::enlarge_receive_buffers(int bytes) {
 
 namespace {
 
+// Makes `value` the one control message of `m`, in `buffer` (CMSG_SPACE(sizeof value) bytes).
+template <typename T>
+void set_control(msghdr& m, char* buffer, int level, int type, const T& value) {
+  m.msg_control = buffer;
+  m.msg_controllen = CMSG_SPACE(sizeof value);
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(sizeof value);
+  std::memcpy(CMSG_DATA(c), &value, sizeof value);
+}
+
 // Appends an option's delta or length nibble extension (RFC 7252 3.1); returns the nibble.
 std::uint8_t nibble(std::size_t value, std::string& extension) {
   if (value < 13) return static_cast<std::uint8_t>(value);
@@ -185,25 +197,13 @@ std::size_t CoapIo::flush() {
       if (!wildcard_ || d.local.addr.sa.sa_family != family_) {
         // Bound to one address: the kernel answers from it.
       } else if (family_ == AF_INET && d.local.addr.sin.sin_addr.s_addr != 0) {
-        m.msg_control = control[i].data();
-        m.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-        cmsghdr* c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = IPPROTO_IP;
-        c->cmsg_type = IP_PKTINFO;
-        c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
         in_pktinfo info{};
         info.ipi_spec_dst = d.local.addr.sin.sin_addr;
-        std::memcpy(CMSG_DATA(c), &info, sizeof info);
+        set_control(m, control[i].data(), IPPROTO_IP, IP_PKTINFO, info);
       } else if (family_ == AF_INET6 && !IN6_IS_ADDR_UNSPECIFIED(&d.local.addr.sin6.sin6_addr)) {
-        m.msg_control = control[i].data();
-        m.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
-        cmsghdr* c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = IPPROTO_IPV6;
-        c->cmsg_type = IPV6_PKTINFO;
-        c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
         in6_pktinfo info{};
         info.ipi6_addr = d.local.addr.sin6.sin6_addr;
-        std::memcpy(CMSG_DATA(c), &info, sizeof info);
+        set_control(m, control[i].data(), IPPROTO_IPV6, IPV6_PKTINFO, info);
       }
     }
     std::size_t done = 0;

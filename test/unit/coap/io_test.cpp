@@ -47,17 +47,23 @@ std::string non_post(std::uint16_t mid) {
   return d;
 }
 
+// An IPv4 UDP address for libcoap.
+coap_address_t ipv4(in_addr_t host, std::uint16_t port) {
+  coap_address_t address;
+  coap_address_init(&address);
+  address.addr.sin.sin_family = AF_INET;
+  address.addr.sin.sin_addr.s_addr = htonl(host);
+  address.addr.sin.sin_port = htons(port);
+  address.size = sizeof(sockaddr_in);
+  return address;
+}
+
 TEST(CoapIo, HandsEveryQueuedDatagramToLibcoapInOneRound) {
   coap_startup();
   coap_context_t* ctx = coap_new_context(nullptr);
   ASSERT_NE(ctx, nullptr);
   std::uint16_t port = free_udp_port();
-  coap_address_t address;
-  coap_address_init(&address);
-  address.addr.sin.sin_family = AF_INET;
-  address.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.addr.sin.sin_port = htons(port);
-  address.size = sizeof(sockaddr_in);
+  coap_address_t address = ipv4(INADDR_LOOPBACK, port);
   ASSERT_NE(coap_new_endpoint(ctx, &address, COAP_PROTO_UDP), nullptr);
   coap_resource_t* any = coap_resource_unknown_init2(count_request, 0);
   coap_register_handler(any, COAP_REQUEST_POST, count_request);
@@ -149,12 +155,7 @@ TEST(CoapIo, QueuedAnswersLeaveInOneFlush) {
   coap_context_t* ctx = coap_new_context(nullptr);
   ASSERT_NE(ctx, nullptr);
   std::uint16_t port = free_udp_port();
-  coap_address_t address;
-  coap_address_init(&address);
-  address.addr.sin.sin_family = AF_INET;
-  address.addr.sin.sin_addr.s_addr = htonl(INADDR_ANY);  // a wildcard: answers name a source
-  address.addr.sin.sin_port = htons(port);
-  address.size = sizeof(sockaddr_in);
+  coap_address_t address = ipv4(INADDR_ANY, port);  // a wildcard: answers name a source
   ASSERT_NE(coap_new_endpoint(ctx, &address, COAP_PROTO_UDP), nullptr);
   CoapIo io(ctx, coap_context_get_coap_fd(ctx));
   ASSERT_TRUE(io.can_queue());
@@ -166,15 +167,8 @@ TEST(CoapIo, QueuedAnswersLeaveInOneFlush) {
   ASSERT_EQ(bind(client, reinterpret_cast<sockaddr*>(&me), sizeof me), 0);
   socklen_t n = sizeof me;
   getsockname(client, reinterpret_cast<sockaddr*>(&me), &n);
-  coap_address_t remote, local;
-  coap_address_init(&remote);
-  remote.addr.sin = me;
-  remote.size = sizeof me;
-  coap_address_init(&local);
-  local.addr.sin.sin_family = AF_INET;
-  local.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  local.addr.sin.sin_port = htons(port);
-  local.size = sizeof(sockaddr_in);
+  coap_address_t remote = ipv4(INADDR_LOOPBACK, ntohs(me.sin_port));
+  coap_address_t local = ipv4(INADDR_LOOPBACK, port);
   constexpr int kAnswers = 100;  // more than one sendmmsg() chunk
   for (int i = 0; i < kAnswers; ++i) {
     coap_pdu_t* pdu = coap_pdu_init(COAP_MESSAGE_ACK, COAP_RESPONSE_CODE_CREATED,
