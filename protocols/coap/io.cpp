@@ -175,11 +175,9 @@ bool CoapIo::queue(const coap_pdu_t* pdu, const coap_address_t& remote,
 std::size_t CoapIo::flush() {
   if (out_.empty()) return 0;
   int fd = sockets_.begin()->second;
-  constexpr std::size_t kChunk = 64;
-  constexpr std::size_t kControl = CMSG_SPACE(sizeof(in6_pktinfo));
-  std::vector<mmsghdr> headers(std::min(out_.size(), kChunk));
-  std::vector<iovec> iov(headers.size());
-  std::vector<std::array<char, kControl>> control(headers.size());
+  std::array<mmsghdr, kChunk>& headers = send_.headers;
+  std::array<iovec, kChunk>& iov = send_.iov;
+  auto& control = send_.control;
   std::size_t sent = 0;
   for (std::size_t first = 0; first < out_.size(); first += kChunk) {
     std::size_t n = std::min(kChunk, out_.size() - first);

@@ -17,8 +17,10 @@
 
 #include <coap3/coap.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -72,7 +74,15 @@ class CoapIo {
   int coap_fd_;
   std::unordered_map<std::uint64_t, int> sockets_;  // epoll data (libcoap's socket) -> fd
   std::vector<epoll_event> batch_;
+  static constexpr std::size_t kChunk = 64;  // datagrams per sendmmsg()
+  // flush()'s scratch, kept between turns (no allocation per flush).
+  struct SendBuffers {
+    std::array<mmsghdr, kChunk> headers{};
+    std::array<iovec, kChunk> iov{};
+    std::array<std::array<char, CMSG_SPACE(sizeof(in6_pktinfo))>, kChunk> control{};
+  };
   std::vector<Datagram> out_;
+  SendBuffers send_;
   std::uint64_t dropped_ = 0;
   int family_ = AF_UNSPEC;  // of the single UDP socket
   bool wildcard_ = false;   // bound to 0.0.0.0 or ::: answers name their source (PKTINFO)

@@ -96,9 +96,11 @@ void Session::send_message(const core::Message& message, QoS qos, bool retained,
     ticket = tickets_base_ + tickets_.size();
     tickets_.push_back({});
     // Stored, the message is in the broker's custody: the watcher learns it was accepted.
-    auto custody = std::make_shared<core::DeliveryClaim>(std::move(claim));
+    // (Only a watched message pays for the shared claim.)
+    std::shared_ptr<core::DeliveryClaim> custody;
+    if (claim) custody = std::make_shared<core::DeliveryClaim>(std::move(claim));
     auto stored = [this, alive = std::weak_ptr<bool>(alive_), ticket, custody](core::Seq seq) {
-      if (seq != 0) custody->settle(core::Outcome::kAccepted);
+      if (custody && seq != 0) custody->settle(core::Outcome::kAccepted);
       auto still = alive.lock();
       if (!still || !*still || ticket < tickets_base_) return;
       Ticket& t = tickets_[ticket - tickets_base_];
