@@ -1,6 +1,7 @@
 // verify's verdicts: loss, duplication and reordering per device (check_device), and
 // verify_record over files as devsim writes them and as the emulator records.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -56,8 +57,10 @@ TEST(CheckDevice, ARedeliveryAfterLaterMessagesIsADuplicateNotAReordering) {
 class VerifyRecord : public ::testing::Test {
  protected:
   void SetUp() override {
-    sent_ = ::testing::TempDir() + "devsim-verify-sent.jsonl";
-    record_ = ::testing::TempDir() + "devsim-verify-record.jsonl";
+    // ctest runs each case as its own process, in parallel: one pair of files per process.
+    std::string base = ::testing::TempDir() + "devsim-verify-" + std::to_string(getpid()) + "-";
+    sent_ = base + "sent.jsonl";
+    record_ = base + "record.jsonl";
   }
   void TearDown() override {
     std::remove(sent_.c_str());
